@@ -1,0 +1,98 @@
+/// Versioned SQL migrations, applied in order by ``Migrator``. Never edit a released migration: add one.
+public enum Migrations {
+    /// One migration: a version, a name, and its SQL.
+    public struct Migration: Sendable {
+        public let version: Int
+        public let name: String
+        public let sql: String
+    }
+
+    /// Every migration, oldest first.
+    public static let all: [Migration] = [
+        Migration(version: 1, name: "platform jobs and schedules", sql: """
+            CREATE SCHEMA IF NOT EXISTS platform;
+            CREATE TABLE platform.jobs (
+                id              uuid PRIMARY KEY,
+                kind            text NOT NULL,
+                queue           text NOT NULL,
+                payload         jsonb NOT NULL,
+                priority        int NOT NULL DEFAULT 0,
+                state           text NOT NULL,
+                attempts        int NOT NULL DEFAULT 0,
+                max_attempts    int NOT NULL,
+                result          jsonb,
+                error           text,
+                lease_token     bigint,
+                idempotency_key text,
+                batch_id        uuid,
+                tenant          text,
+                crashes         int NOT NULL DEFAULT 0,
+                created_at      timestamptz NOT NULL,
+                started_at      timestamptz,
+                finished_at     timestamptz,
+                updated_at      timestamptz NOT NULL DEFAULT now(),
+                CONSTRAINT jobs_state_check CHECK (state IN ('queued','scheduled','running','retrying','succeeded','dead','cancelled'))
+            );
+            CREATE INDEX jobs_state_finished ON platform.jobs (state, finished_at DESC);
+            CREATE INDEX jobs_kind_finished ON platform.jobs (kind, finished_at DESC);
+            CREATE INDEX jobs_tenant ON platform.jobs (tenant) WHERE tenant IS NOT NULL;
+            CREATE TABLE platform.schedules (
+                name        text PRIMARY KEY,
+                cron        text NOT NULL,
+                timezone    text NOT NULL DEFAULT 'UTC',
+                kind        text NOT NULL,
+                queue       text NOT NULL DEFAULT 'default',
+                payload     jsonb NOT NULL DEFAULT '{}',
+                misfire     text NOT NULL DEFAULT 'skip',
+                backfill    int NOT NULL DEFAULT 0,
+                enabled     boolean NOT NULL DEFAULT true,
+                source      text NOT NULL DEFAULT 'cli',
+                last_tick   timestamptz,
+                fence       bigint NOT NULL DEFAULT 0,
+                created_at  timestamptz NOT NULL DEFAULT now()
+            );
+            """),
+    ]
+}
+
+/// Applies pending migrations under an advisory lock, so concurrent starters cannot race.
+public enum Migrator {
+    /// An arbitrary constant: the advisory lock key that serialises migrators.
+    static let lockKey = 7_245_019_311
+
+    /// Applies every migration not yet recorded; returns the versions applied now.
+    @discardableResult
+    public static func migrate(_ client: PostgresClient) async throws -> [Int] {
+        try await client.withConnection { conn in try migrate(conn) }
+    }
+
+    /// Synchronous form, on a connection the caller owns.
+    public static func migrate(_ conn: PGConnection) throws -> [Int] {
+        try conn.transaction { conn in
+            try conn.query("SELECT pg_advisory_xact_lock($1)", [lockKey])
+            try conn.execute("""
+                CREATE SCHEMA IF NOT EXISTS platform;
+                CREATE TABLE IF NOT EXISTS platform.schema_migrations (
+                    version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
+                """)
+            let done = Set(try conn.query("SELECT version FROM platform.schema_migrations").rows.map { try $0.int("version") })
+            var applied: [Int] = []
+            for m in Migrations.all where !done.contains(m.version) {
+                do { try conn.execute(m.sql) } catch let e as TwinError {
+                    throw TwinError.postgres("migration \(m.version) (\(m.name)) failed: \(e.message)", sqlState: e.sqlState)
+                }
+                try conn.query("INSERT INTO platform.schema_migrations (version, name) VALUES ($1, $2)", [m.version, m.name])
+                applied.append(m.version)
+            }
+            return applied
+        }
+    }
+
+    /// The highest applied version (0 when none).
+    public static func currentVersion(_ client: PostgresClient) async throws -> Int {
+        let rows = try await client.query("""
+            SELECT coalesce(max(version), 0) AS v FROM platform.schema_migrations
+            """)
+        return try rows.first?.int("v") ?? 0
+    }
+}
