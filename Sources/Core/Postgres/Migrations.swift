@@ -37,7 +37,8 @@ public enum Migrations {
             CREATE INDEX jobs_kind_finished ON platform.jobs (kind, finished_at DESC);
             CREATE INDEX jobs_tenant ON platform.jobs (tenant) WHERE tenant IS NOT NULL;
             CREATE TABLE platform.schedules (
-                name        text PRIMARY KEY,
+                namespace   text NOT NULL,
+                name        text NOT NULL,
                 cron        text NOT NULL,
                 timezone    text NOT NULL DEFAULT 'UTC',
                 kind        text NOT NULL,
@@ -49,7 +50,8 @@ public enum Migrations {
                 source      text NOT NULL DEFAULT 'cli',
                 last_tick   timestamptz,
                 fence       bigint NOT NULL DEFAULT 0,
-                created_at  timestamptz NOT NULL DEFAULT now()
+                created_at  timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (namespace, name)
             );
             """),
     ]
