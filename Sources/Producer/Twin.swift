@@ -1,16 +1,40 @@
 import ArgumentParser
 import Core
+import Foundation
 
 /// `twin`: the command users touch — submit and inspect jobs, run local model tools, benchmarks.
 @main
 struct Twin: AsyncParsableCommand {
+    static func main() async {
+        TwinRuntime.bootstrapLogging()
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "twin",
         abstract: "Twin: an asynchronous job-queue platform for building an LLM twin.",
         subcommands: [
+            SubmitCommand.self, StatusCommand.self, WaitCommand.self, CancelCommand.self, JobsCommand.self,
+            QueuesCommand.self, DLQCommand.self, ScheduleCommand.self, MigrateCommand.self, BenchCommand.self,
             VersionCommand.self,
         ]
     )
+}
+
+/// `twin bench …`: benchmarks whose figures go to docs/BENCHMARKS.md.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Benchmarks (results: docs/BENCHMARKS.md).",
+        subcommands: [BenchQueueCommand.self])
 }
 
 struct VersionCommand: ParsableCommand {

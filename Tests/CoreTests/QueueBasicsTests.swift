@@ -14,8 +14,9 @@ import Testing
         #expect(status.result == .object(["hello": .string("world"), "n": .number(3)]))
         #expect(status.attempts == 1)
         #expect(status.started_at != nil && status.finished_at != nil)
-        let rows = try await env.postgres.query("SELECT state FROM platform.jobs WHERE id = $1", [status.id])
+        let rows = try await env.postgres.query("SELECT state, namespace FROM platform.jobs WHERE id = $1", [status.id])
         #expect(try rows.first?.string("state") == "succeeded")
+        #expect(try rows.first?.string("namespace") == env.prefix)
         // Nothing of it is left in Redis.
         let exists = try await env.redisCommand("EXISTS", "\(env.prefix):job:\(status.id)")
         #expect(exists.int == 0)

@@ -132,7 +132,7 @@ import Testing
         let id = try await env.queue.enqueue(JobSpec(kind: "echo", payload: "1"))
         let job = try await env.redis.withConnection { try env.queue.lease(on: $0, queues: ["default"], worker: "w", max: 1) }.jobs[0]
         _ = try await env.redis.eval(QueueScripts.fence, args: [env.prefix, "100", id, job.token])
-        _ = try await env.postgres.withConnection { pg in try OutcomeStore.write([JobOutcome(job: job, state: .succeeded, result: "1")], on: pg) }
+        _ = try await env.postgres.withConnection { pg in try OutcomeStore.write([JobOutcome(job: job, state: .succeeded, result: "1")], namespace: env.prefix, on: pg) }
         try await Task.sleep(for: .milliseconds(6000))   // the commit grace is at least 5 s
         let report = try await env.queue.reap()
         #expect(report.finishedCommits == 1)

@@ -13,6 +13,7 @@ public enum Migrations {
             CREATE SCHEMA IF NOT EXISTS platform;
             CREATE TABLE platform.jobs (
                 id              uuid PRIMARY KEY,
+                namespace       text NOT NULL,
                 kind            text NOT NULL,
                 queue           text NOT NULL,
                 payload         jsonb NOT NULL,
@@ -33,8 +34,8 @@ public enum Migrations {
                 updated_at      timestamptz NOT NULL DEFAULT now(),
                 CONSTRAINT jobs_state_check CHECK (state IN ('queued','scheduled','running','retrying','succeeded','dead','cancelled'))
             );
-            CREATE INDEX jobs_state_finished ON platform.jobs (state, finished_at DESC);
-            CREATE INDEX jobs_kind_finished ON platform.jobs (kind, finished_at DESC);
+            CREATE INDEX jobs_state_finished ON platform.jobs (namespace, state, finished_at DESC);
+            CREATE INDEX jobs_kind_finished ON platform.jobs (namespace, kind, finished_at DESC);
             CREATE INDEX jobs_tenant ON platform.jobs (tenant) WHERE tenant IS NOT NULL;
             CREATE TABLE platform.schedules (
                 namespace   text NOT NULL,

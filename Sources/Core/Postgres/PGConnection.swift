@@ -34,7 +34,7 @@ public final class PGConnection {
         backoff = .zero
         raw = conn
         // UTC and ISO dates so decoding never depends on the server's settings.
-        _ = try execute("SET TIME ZONE 'UTC'; SET DateStyle = 'ISO'")
+        _ = try execute("SET TIME ZONE 'UTC'; SET DateStyle = 'ISO'; SET client_min_messages = warning")
         return conn
     }
 

@@ -40,7 +40,7 @@ extension JobQueue {
             report.dead = r.committed
         }
         for (id, token) in check {
-            let final = try await postgres.withConnection { pg in try OutcomeStore.finalState(of: id, on: pg) }
+            let final = try await postgres.withConnection { pg in try OutcomeStore.finalState(of: id, namespace: self.prefix, on: pg) }
             if let final {
                 // The outcome made it to Postgres before the worker died: only the acknowledgement was lost.
                 _ = try await redis.eval(QueueScripts.ack, args: [prefix, id, token, final.rawValue])
@@ -116,7 +116,7 @@ extension JobQueue {
         case "flagged":
             return .requested
         default:
-            if try await postgres.withConnection({ pg in try OutcomeStore.finalState(of: id, on: pg) }) != nil {
+            if try await postgres.withConnection({ pg in try OutcomeStore.finalState(of: id, namespace: self.prefix, on: pg) }) != nil {
                 return .alreadyFinished
             }
             throw TwinError.notFound("no job with id \(id)")
@@ -142,7 +142,7 @@ extension JobQueue {
                              idempotency_key: j.idempotencyKey.isEmpty ? nil : j.idempotencyKey,
                              cancel_requested: live.cancel ? true : nil)
         }
-        let rows = try await postgres.query("\(Self.statusColumns) WHERE id = $1", [id])
+        let rows = try await postgres.query("\(Self.statusColumns) WHERE id = $1 AND namespace = $2", [id, prefix])
         guard let row = rows.first else { throw TwinError.notFound("no job with id \(id)") }
         return try Self.status(from: row)
     }
@@ -188,8 +188,8 @@ extension JobQueue {
             }
         }
         if state == nil || state!.isFinal {
-            var sql = Self.statusColumns + " WHERE true"
-            var params: [(any PGEncodable & Sendable)?] = []
+            var sql = Self.statusColumns + " WHERE namespace = $1"
+            var params: [(any PGEncodable & Sendable)?] = [prefix]
             if let state { params.append(state.rawValue); sql += " AND state = $\(params.count)" }
             if let kind { params.append(kind); sql += " AND kind = $\(params.count)" }
             if let tenant { params.append(tenant); sql += " AND tenant = $\(params.count)" }
@@ -283,11 +283,11 @@ extension JobQueue {
         guard UUIDv7.isValid(id) else { throw TwinError.invalidInput("not a job id: \"\(id)\"") }
         let rows = try await postgres.query("""
             UPDATE platform.jobs SET state = 'queued', error = NULL, updated_at = now()
-            WHERE id = $1 AND state = 'dead'
+            WHERE id = $1 AND namespace = $2 AND state = 'dead'
             RETURNING kind, queue, payload::text AS payload, priority, max_attempts, tenant
-            """, [id])
+            """, [id, prefix])
         guard let row = rows.first else {
-            let exists = try await postgres.query("SELECT state FROM platform.jobs WHERE id = $1", [id]).first
+            let exists = try await postgres.query("SELECT state FROM platform.jobs WHERE id = $1 AND namespace = $2", [id, prefix]).first
             if let exists { throw TwinError.invalidInput("job \(id) is \(try exists.string("state")), not dead") }
             throw TwinError.notFound("no dead job with id \(id)")
         }

@@ -217,7 +217,7 @@ public final class JobQueue: Sendable {
             if flag.int == 1 { owned.append(outcome) } else { report.staleRejected += 1 }
         }
         guard !owned.isEmpty else { return report }
-        let written = try OutcomeStore.write(owned, on: pg)
+        let written = try OutcomeStore.write(owned, namespace: prefix, on: pg)
         report.committed = written.count
         report.alreadyFinal = owned.count - written.count
         // Every owned job is final in Postgres now (written here or earlier): remove it from Redis.

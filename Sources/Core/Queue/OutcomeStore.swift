@@ -4,9 +4,9 @@
 /// was presumed dead) cannot replace the first committed result.
 enum OutcomeStore {
     static let upsert = """
-        INSERT INTO platform.jobs AS j (id, kind, queue, payload, priority, state, attempts, max_attempts, result, error,
+        INSERT INTO platform.jobs AS j (id, namespace, kind, queue, payload, priority, state, attempts, max_attempts, result, error,
             lease_token, idempotency_key, batch_id, tenant, crashes, created_at, started_at, finished_at)
-        SELECT x.id, x.kind, x.queue, x.payload, x.priority, x.state, x.attempts, x.max_attempts, x.result, x.error,
+        SELECT x.id, $2, x.kind, x.queue, x.payload, x.priority, x.state, x.attempts, x.max_attempts, x.result, x.error,
             x.lease_token, nullif(x.idem, ''), nullif(x.batch, '')::uuid, nullif(x.tenant, ''), x.crashes,
             to_timestamp(x.created_us / 1000000.0), to_timestamp(nullif(x.started_us, 0) / 1000000.0),
             to_timestamp(x.finished_us / 1000000.0)
@@ -22,7 +22,7 @@ enum OutcomeStore {
         """
 
     /// Writes the outcomes; returns the ids written (those not already final).
-    static func write(_ outcomes: [JobOutcome], on pg: PGConnection) throws -> [String] {
+    static func write(_ outcomes: [JobOutcome], namespace: String, on pg: PGConnection) throws -> [String] {
         var json = "["
         json.reserveCapacity(outcomes.count * 320)
         for (i, o) in outcomes.enumerated() {
@@ -37,12 +37,12 @@ enum OutcomeStore {
             json += "\"created_us\":\(j.createdMicros),\"started_us\":\(j.startedMicros),\"finished_us\":\(o.finishedMicros)}"
         }
         json += "]"
-        return try pg.query(upsert, [json]).cells.compactMap { $0.first ?? nil }
+        return try pg.query(upsert, [json, namespace]).cells.compactMap { $0.first ?? nil }
     }
 
     /// Whether the job already has a final row.
-    static func finalState(of id: String, on pg: PGConnection) throws -> JobState? {
-        let rows = try pg.query("SELECT state FROM platform.jobs WHERE id = $1", [id])
+    static func finalState(of id: String, namespace: String, on pg: PGConnection) throws -> JobState? {
+        let rows = try pg.query("SELECT state FROM platform.jobs WHERE id = $1 AND namespace = $2", [id, namespace])
         guard let s = try rows.first?.string("state"), let state = JobState(rawValue: s), state.isFinal else { return nil }
         return state
     }
