@@ -58,6 +58,7 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
         if case .object(let o) = self { return o[key] }
         return nil
     }
+    public var objectValue: [String: JSONValue]? { if case .object(let o) = self { return o } else { return nil } }
     public var intValue: Int? { if case .number(let n) = self { return Int(exactly: n.rounded()) } else { return nil } }
     public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
 }

@@ -13,6 +13,8 @@ struct BenchQueueCommand: AsyncParsableCommand {
     @Option(help: "Worker processes for the throughput runs.") var workers: Int = 1
     @Option(help: "Seconds of open-loop load at 1,000 jobs/s for the latency run.") var latencySeconds: Double = 5
     @Flag(help: "Skip the crash run.") var skipCrash = false
+    @Flag(name: .customLong("with-peers"), help: "Also run Dramatiq and RQ (Benchmarks/queue/, run from the repository root) on the same Redis and report ratios.")
+    var withPeers = false
     @OptionGroup var options: GlobalOptions
 
     struct Report: Encodable {
@@ -30,6 +32,10 @@ struct BenchQueueCommand: AsyncParsableCommand {
         var crash_reexecuted = 0
         var jobs = 0
         var workers = 0
+        var peers: JSONValue?
+        var best_peer_jobs_per_second: Double?
+        var ratio_unbatched_to_best_peer: Double?
+        var ratio_batched_to_best_peer: Double?
     }
 
     func run() async throws {
@@ -55,7 +61,50 @@ struct BenchQueueCommand: AsyncParsableCommand {
                 report.crash_duplicate_results = crash.duplicates
                 report.crash_reexecuted = crash.reexecuted
             }
+            if withPeers {
+                let peers = try runPeers(jobs: min(jobs, 20_000))
+                report.peers = peers
+                var best = 0.0
+                for (_, figures) in peers.objectValue ?? [:] {
+                    for (key, value) in figures.objectValue ?? [:] where key.hasPrefix("burn_down") {
+                        if case .number(let v) = value { best = max(best, v) }
+                    }
+                }
+                if best > 0 {
+                    report.best_peer_jobs_per_second = best
+                    report.ratio_unbatched_to_best_peer = report.unbatched_jobs_per_second / best
+                    report.ratio_batched_to_best_peer = report.batched_jobs_per_second / best
+                    if !options.json {
+                        print("peers: \(peers.jsonText)")
+                        print(String(format: "best peer burn-down %.0f jobs/s; Twin unbatched %.1fx, batched %.1fx",
+                                     best, report.ratio_unbatched_to_best_peer!, report.ratio_batched_to_best_peer!))
+                    }
+                }
+            }
             if options.json { printJSON(report) }
         }
     }
+}
+
+/// Runs Benchmarks/queue/peers.py in its venv (created on first use) and returns its JSON.
+func runPeers(jobs: Int) throws -> JSONValue {
+    func run(_ args: [String]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = args
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw TwinError.io("\(args.joined(separator: " ")) failed with status \(p.terminationStatus)") }
+        return String(decoding: data, as: UTF8.self)
+    }
+    guard FileManager.default.fileExists(atPath: "Benchmarks/queue/setup.sh") else {
+        throw TwinError.invalidInput("--with-peers: run from the repository root (Benchmarks/queue/setup.sh not found)")
+    }
+    let python = try run(["bash", "Benchmarks/queue/setup.sh"]).trimmingCharacters(in: .whitespacesAndNewlines)
+    let line = try run([python, "Benchmarks/queue/peers.py", "--jobs", String(jobs)])
+        .split(separator: "\n").last.map(String.init) ?? "null"
+    return try JSONValue.parse(line)
 }
