@@ -43,7 +43,7 @@ public final class JobQueue: Sendable {
         }
         guard (0...9).contains(spec.priority) else { throw TwinError.invalidInput("priority must be 0…9, got \(spec.priority)") }
         guard Self.isName(spec.queue) else {
-            throw TwinError.invalidInput("queue name must be letters, digits, '-', '_' or '.', got \"\(spec.queue)\"")
+            throw TwinError.invalidInput("queue name must be ASCII letters, digits, '-', '_' or '.', got \"\(spec.queue)\"")
         }
         if let n = spec.maxAttempts, n < 1 || n > 1000 { throw TwinError.invalidInput("max attempts must be 1…1000, got \(n)") }
         if let t = spec.timeout, t <= .zero { throw TwinError.invalidInput("timeout must be positive") }
@@ -54,8 +54,8 @@ public final class JobQueue: Sendable {
     }
 
     static func isName(_ s: String) -> Bool {
-        !s.isEmpty && s.utf8.count <= 128 && s.unicodeScalars.allSatisfy {
-            CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_" || $0 == "."
+        !s.isEmpty && s.utf8.count <= 128 && s.utf8.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b == 0x2d || b == 0x5f || b == 0x2e
         }
     }
 

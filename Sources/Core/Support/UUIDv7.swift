@@ -8,8 +8,11 @@ public enum UUIDv7 {
         var bytes = [UInt8](repeating: 0, count: 16)
         let ms = UInt64(Date().timeIntervalSince1970 * 1000)
         for i in 0..<6 { bytes[i] = UInt8((ms >> (8 * (5 - UInt64(i)))) & 0xff) }
+        // Two 64-bit draws (two getrandom calls), not one per byte.
         var rng = SystemRandomNumberGenerator()
-        for i in 6..<16 { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
+        let r1 = rng.next(), r2 = rng.next()
+        for i in 6..<8 { bytes[i] = UInt8(truncatingIfNeeded: r1 >> (8 * UInt64(i - 6))) }
+        for i in 8..<16 { bytes[i] = UInt8(truncatingIfNeeded: r2 >> (8 * UInt64(i - 8))) }
         bytes[6] = (bytes[6] & 0x0f) | 0x70
         bytes[8] = (bytes[8] & 0x3f) | 0x80
         let digits = Array("0123456789abcdef".utf8)
