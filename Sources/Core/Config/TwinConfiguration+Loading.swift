@@ -39,6 +39,9 @@ extension TwinConfiguration {
         if let url = try reader.string("postgres.url") { postgres = try PostgresEndpoint.parse(url, key: "postgres.url") }
         if let dir = try reader.string("models_dir") { modelsDirectory = dir }
         if let level = try reader.string("log_level") { logLevel = level }
+        if let v = try reader.string("pipelines_dir") { pipelinesDirectory = v }
+        if let v = try reader.int("artifacts.max_inline_bytes") { artifacts.maxInlineBytes = v }
+        if let v = try reader.string("artifacts.objects_dir") { artifacts.objectsDirectory = v }
         if let v = try reader.string("queue.key_prefix") { queue.keyPrefix = v }
         if let v = try reader.int("queue.max_payload_bytes") { queue.maxPayloadBytes = v }
         if let v = try reader.double("queue.lease_seconds") { queue.leaseDuration = .seconds(v) }
@@ -92,6 +95,9 @@ extension TwinConfiguration {
         if let v = env["TWIN_POSTGRES_URL"] { postgres = try PostgresEndpoint.parse(v, key: "TWIN_POSTGRES_URL") }
         if let v = env["TWIN_MODELS_DIR"] { modelsDirectory = v }
         if let v = env["TWIN_LOG_LEVEL"] { logLevel = v }
+        if let v = env["TWIN_PIPELINES_DIR"] { pipelinesDirectory = v }
+        if let v = try int("TWIN_ARTIFACT_INLINE_BYTES") { artifacts.maxInlineBytes = v }
+        if let v = env["TWIN_OBJECTS_DIR"] { artifacts.objectsDirectory = v }
         if let v = env["TWIN_QUEUE_PREFIX"] { queue.keyPrefix = v }
         if let v = try int("TWIN_MAX_PAYLOAD_BYTES") { queue.maxPayloadBytes = v }
         if let v = try double("TWIN_LEASE_SECONDS") { queue.leaseDuration = .seconds(v) }
@@ -115,6 +121,7 @@ extension TwinConfiguration {
         }
         try require(!queue.keyPrefix.isEmpty && !queue.keyPrefix.contains(" "),
                     "TWIN_QUEUE_PREFIX: must be a non-empty word, got \"\(queue.keyPrefix)\"")
+        try require(artifacts.maxInlineBytes >= 0, "TWIN_ARTIFACT_INLINE_BYTES: must not be negative")
         try require(queue.maxPayloadBytes > 0, "TWIN_MAX_PAYLOAD_BYTES: must be positive, got \(queue.maxPayloadBytes)")
         try require(queue.leaseDuration >= .milliseconds(100), "TWIN_LEASE_SECONDS: must be at least 0.1, got \(queue.leaseDuration)")
         try require(queue.uniqueWindow > .zero, "TWIN_UNIQUE_WINDOW_SECONDS: must be positive")

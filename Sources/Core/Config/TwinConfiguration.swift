@@ -14,6 +14,10 @@ public struct TwinConfiguration: Sendable, Equatable {
     public var queue = QueueSettings()
     /// Worker behaviour.
     public var worker = WorkerSettings()
+    /// Artifact storage.
+    public var artifacts = ArtifactSettings()
+    /// Where pipeline definitions live (`TWIN_PIPELINES_DIR`, yaml `pipelines_dir`).
+    public var pipelinesDirectory = "configs/pipelines"
     /// Per-queue concurrency and rate limits, from yaml `queues:`.
     public var queueLimits: [String: QueueLimits] = [:]
     /// Cron schedules declared in yaml `schedules:`.
@@ -56,6 +60,15 @@ public struct TwinConfiguration: Sendable, Equatable {
         public var fetchBatch = 64
         public init() {}
     }
+}
+
+/// Artifact storage settings (yaml `artifacts:`).
+public struct ArtifactSettings: Sendable, Equatable {
+    /// Payloads up to this size stay in Postgres (`TWIN_ARTIFACT_INLINE_BYTES`); larger ones go to the object store.
+    public var maxInlineBytes = 256 * 1024
+    /// The local object store's folder (`TWIN_OBJECTS_DIR`); empty disables the object store.
+    public var objectsDirectory = ".twin/objects"
+    public init() {}
 }
 
 /// Per-queue flow control.

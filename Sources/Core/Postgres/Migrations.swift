@@ -28,6 +28,9 @@ public enum Migrations {
                 batch_id        uuid,
                 tenant          text,
                 crashes         int NOT NULL DEFAULT 0,
+                pipeline_run    uuid,
+                step            text,
+                step_child      int,
                 created_at      timestamptz NOT NULL,
                 started_at      timestamptz,
                 finished_at     timestamptz,
@@ -37,6 +40,7 @@ public enum Migrations {
             CREATE INDEX jobs_state_finished ON platform.jobs (namespace, state, finished_at DESC);
             CREATE INDEX jobs_kind_finished ON platform.jobs (namespace, kind, finished_at DESC);
             CREATE INDEX jobs_tenant ON platform.jobs (tenant) WHERE tenant IS NOT NULL;
+            CREATE INDEX jobs_pipeline ON platform.jobs (pipeline_run, step) WHERE pipeline_run IS NOT NULL;
             CREATE TABLE platform.schedules (
                 namespace   text NOT NULL,
                 name        text NOT NULL,
@@ -54,6 +58,72 @@ public enum Migrations {
                 created_at  timestamptz NOT NULL DEFAULT now(),
                 PRIMARY KEY (namespace, name)
             );
+            """),
+        Migration(version: 2, name: "pipelines, artifacts and the job outbox", sql: """
+            CREATE TABLE platform.pipeline_runs (
+                id            uuid PRIMARY KEY,
+                namespace     text NOT NULL,
+                name          text NOT NULL,
+                pipeline      text NOT NULL,
+                definition    jsonb NOT NULL,
+                params        jsonb NOT NULL,
+                state         text NOT NULL,
+                no_cache      boolean NOT NULL DEFAULT false,
+                code_version  text NOT NULL,
+                triggered_by  text NOT NULL,
+                trigger       text NOT NULL,
+                error         text,
+                created_at    timestamptz NOT NULL DEFAULT now(),
+                finished_at   timestamptz,
+                CONSTRAINT runs_state_check CHECK (state IN ('running','succeeded','failed','cancelled'))
+            );
+            CREATE INDEX pipeline_runs_recent ON platform.pipeline_runs (namespace, created_at DESC);
+            CREATE TABLE platform.step_runs (
+                run_id        uuid NOT NULL REFERENCES platform.pipeline_runs(id) ON DELETE CASCADE,
+                step          text NOT NULL,
+                kind          text NOT NULL,
+                state         text NOT NULL,
+                params        jsonb,
+                cache_key     text,
+                cached        boolean NOT NULL DEFAULT false,
+                fan_total     int NOT NULL DEFAULT 0,
+                fan_succeeded int NOT NULL DEFAULT 0,
+                fan_failed    int NOT NULL DEFAULT 0,
+                job_ids       uuid[] NOT NULL DEFAULT '{}',
+                artifact_id   uuid,
+                error         text,
+                started_at    timestamptz,
+                finished_at   timestamptz,
+                PRIMARY KEY (run_id, step),
+                CONSTRAINT steps_state_check CHECK (state IN ('pending','queued','succeeded','failed','cancelled','skipped'))
+            );
+            CREATE INDEX step_runs_cache ON platform.step_runs (cache_key) WHERE state = 'succeeded';
+            CREATE TABLE platform.artifacts (
+                id          uuid PRIMARY KEY,
+                namespace   text NOT NULL,
+                name        text NOT NULL,
+                version     int NOT NULL,
+                type        text NOT NULL,
+                metadata    jsonb NOT NULL DEFAULT '{}',
+                tags        text[] NOT NULL DEFAULT '{}',
+                payload     jsonb,
+                uri         text,
+                size_bytes  bigint NOT NULL,
+                sha256      text NOT NULL,
+                run_id      uuid,
+                step        text,
+                inputs      uuid[] NOT NULL DEFAULT '{}',
+                created_at  timestamptz NOT NULL DEFAULT now(),
+                UNIQUE (namespace, name, version)
+            );
+            CREATE TABLE platform.outbox (
+                job_id        uuid PRIMARY KEY,
+                namespace     text NOT NULL,
+                spec          jsonb NOT NULL,
+                created_at    timestamptz NOT NULL DEFAULT now(),
+                dispatched_at timestamptz
+            );
+            CREATE INDEX outbox_pending ON platform.outbox (created_at) WHERE dispatched_at IS NULL;
             """),
     ]
 }

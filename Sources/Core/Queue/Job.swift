@@ -22,8 +22,10 @@ public struct JobSpec: Sendable, Equatable {
     public var tenant: String?
     /// Batch this job belongs to (set by ``JobQueue/enqueueBatch(_:callback:)``).
     var batch: String?
-    /// A preset id (batch callbacks, DLQ retries); normally generated.
+    /// A preset id (batch callbacks, DLQ retries, pipeline steps); normally generated.
     var presetID: String?
+    /// The pipeline step this job runs for, as `run|step|child` (child -1 for a step without fan-out).
+    var pipeline: String?
 
     public init(kind: String, payload: String = "{}", queue: String = "default", priority: Int = 0,
                 maxAttempts: Int? = nil, timeout: Duration? = nil, delay: Duration = .zero,
@@ -60,6 +62,15 @@ public struct LeasedJob: Sendable, Equatable {
     public let tenant: String
     public let crashes: Int
     public let idempotencyKey: String
+    /// `run|step|child` when the job is a pipeline step, empty otherwise.
+    public var pipeline: String = ""
+
+    /// The pipeline run, step and fan-out child this job belongs to, if any.
+    public var pipelineStep: (run: String, step: String, child: Int)? {
+        let parts = pipeline.split(separator: "|", omittingEmptySubsequences: false)
+        guard parts.count == 3, let child = Int(parts[2]) else { return nil }
+        return (String(parts[0]), String(parts[1]), child)
+    }
 }
 
 /// A job's final outcome, ready for the group commit.

@@ -77,7 +77,8 @@ extension JobQueue {
                                attempt: Int(f["attempt"] ?? "") ?? 0, maxAttempts: Int(f["max_attempts"] ?? "") ?? 1,
                                timeoutMs: Int(f["timeout_ms"] ?? "") ?? 0, createdMicros: Int64(f["created_us"] ?? "") ?? 0,
                                startedMicros: Int64(f["started_us"] ?? "") ?? 0, batch: f["batch"] ?? "",
-                               tenant: f["tenant"] ?? "", crashes: Int(f["crashes"] ?? "") ?? 0, idempotencyKey: f["idem"] ?? "")
+                               tenant: f["tenant"] ?? "", crashes: Int(f["crashes"] ?? "") ?? 0, idempotencyKey: f["idem"] ?? "",
+                               pipeline: f["pipeline"] ?? "")
         return LiveJob(fields: f, leased: leased)
     }
 

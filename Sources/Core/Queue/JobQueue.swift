@@ -14,18 +14,25 @@ public final class JobQueue: Sendable {
     public let postgres: PostgresClient
     public let registry: JobRegistry
     public let events: JobEvents
+    let logger = Logger(label: "twin.queue")
+    /// Pipeline transitions that ride on outcome commits.
+    public let pipelines: PipelineEngine
     var prefix: String { settings.keyPrefix }
     /// How long a `completing` job may wait for its commit before the reaper checks it.
     let commitGrace: Duration
 
     public init(settings: TwinConfiguration.QueueSettings, redis: RedisClient, postgres: PostgresClient,
-                registry: JobRegistry) {
+                registry: JobRegistry, artifacts: ArtifactSettings = ArtifactSettings()) {
         self.settings = settings
         self.redis = redis
         self.postgres = postgres
         self.registry = registry
         self.events = JobEvents(redis: redis, prefix: settings.keyPrefix)
         self.commitGrace = max(settings.leaseDuration, .seconds(5))
+        let objects = artifacts.objectsDirectory.isEmpty ? nil : ObjectStore(directory: artifacts.objectsDirectory)
+        self.pipelines = PipelineEngine(namespace: settings.keyPrefix,
+                                        artifacts: ArtifactStore(namespace: settings.keyPrefix, objects: objects,
+                                                                 maxInlineBytes: artifacts.maxInlineBytes))
     }
 
     static func ms(_ d: Duration) -> Int {
@@ -62,7 +69,7 @@ public final class JobQueue: Sendable {
     private func fields(_ spec: JobSpec, id: String) -> [String] {
         [id, spec.kind, spec.queue, spec.payload, String(spec.priority),
          String(spec.maxAttempts ?? settings.defaultMaxAttempts), String(spec.timeout.map(Self.ms) ?? 0),
-         String(Self.ms(spec.delay)), spec.idempotencyKey ?? "", spec.tenant ?? "", spec.batch ?? ""]
+         String(Self.ms(spec.delay)), spec.idempotencyKey ?? "", spec.tenant ?? "", spec.batch ?? "", spec.pipeline ?? ""]
     }
 
     /// Enqueues one job and returns its id (or, for a repeated idempotency key, the first job's id).
@@ -76,17 +83,31 @@ public final class JobQueue: Sendable {
     public func enqueue(_ specs: [JobSpec]) async throws -> [String] {
         for spec in specs { try validate(spec) }
         let args = specs.map { fields($0, id: $0.presetID ?? UUIDv7.make()) }
+        return try await redis.withConnection { conn in try self.enqueueRaw(args, on: conn) }
+    }
+
+    /// Enqueues already validated field lists on a connection the caller holds, 500 per script call.
+    func enqueueRaw(_ args: [[String]], on conn: RedisConnection) throws -> [String] {
         let header = [prefix, String(Self.ms(settings.uniqueWindow))]
         var ids: [String] = []
-        ids.reserveCapacity(specs.count)
+        ids.reserveCapacity(args.count)
         var start = 0
         while start < args.count {
             let chunk = args[start..<min(start + 500, args.count)]
-            let reply = try await redis.eval(QueueScripts.enqueue, args: header + chunk.flatMap { $0 })
+            let reply = try conn.eval(QueueScripts.enqueue, args: header + chunk.flatMap { $0 })
             ids += reply.array.compactMap(\.text)
             start += 500
         }
         return ids
+    }
+
+    /// Enqueues outbox entries (their ids double as idempotency keys, so a relay racing this is harmless)
+    /// and marks them dispatched.
+    func dispatch(_ entries: [OutboxEntry], redisConn conn: RedisConnection, pg: PGConnection) throws {
+        guard !entries.isEmpty else { return }
+        _ = try enqueueRaw(entries.map { fields($0.spec, id: $0.jobID) }, on: conn)
+        try pg.query("UPDATE platform.outbox SET dispatched_at = now() WHERE job_id = ANY($1::uuid[])",
+                     ["{" + entries.map(\.jobID).joined(separator: ",") + "}"])
     }
 
     /// A batch: its id, its children's ids and the callback job's id.
@@ -136,14 +157,14 @@ public final class JobQueue: Sendable {
         let next = items.first?.int ?? -1
         var jobs: [LeasedJob] = []
         var i = 1
-        while i + 14 < items.count {
+        while i + 15 < items.count {
             func s(_ k: Int) -> String { items[i + k].text ?? "" }
             func n(_ k: Int) -> Int { items[i + k].int ?? 0 }
             jobs.append(LeasedJob(id: s(0), token: s(1), queue: s(2), kind: s(3), payload: s(4), priority: n(5),
                                   attempt: n(6), maxAttempts: n(7), timeoutMs: n(8), createdMicros: Int64(n(9)),
                                   startedMicros: Int64(n(10)), batch: s(11), tenant: s(12), crashes: n(13),
-                                  idempotencyKey: s(14)))
-            i += 15
+                                  idempotencyKey: s(14), pipeline: s(15)))
+            i += 16
         }
         return Lease(jobs: jobs, nextDueMicros: next >= 0 ? Int64(next) : nil)
     }
@@ -217,13 +238,28 @@ public final class JobQueue: Sendable {
             if flag.int == 1 { owned.append(outcome) } else { report.staleRejected += 1 }
         }
         guard !owned.isEmpty else { return report }
-        let written = try OutcomeStore.write(owned, namespace: prefix, on: pg)
+        var outbox: [OutboxEntry] = []
+        let written: [String]
+        if owned.contains(where: { !$0.job.pipeline.isEmpty }) {
+            // A pipeline step's outcome and the enqueue decisions it triggers commit together.
+            (written, outbox) = try pg.transaction { pg in
+                let written = try OutcomeStore.write(owned, namespace: self.prefix, on: pg)
+                let fresh = Set(written)
+                return (written, try self.pipelines.onOutcomes(owned.filter { fresh.contains($0.job.id) }, on: pg))
+            }
+        } else {
+            written = try OutcomeStore.write(owned, namespace: prefix, on: pg)
+        }
         report.committed = written.count
         report.alreadyFinal = owned.count - written.count
         // Every owned job is final in Postgres now (written here or earlier): remove it from Redis.
         let ack = try conn.eval(QueueScripts.ack, args: [prefix] + owned.flatMap { [$0.job.id, $0.job.token, $0.state.rawValue] })
         let acked = ack.array.filter { $0.int == 1 }.count
         if acked < owned.count { report.staleRejected += owned.count - acked }
+        // Committed decisions are safe in the outbox; if this enqueue fails, the relay will do it.
+        do { try dispatch(outbox, redisConn: conn, pg: pg) } catch {
+            logger.warning("outbox dispatch failed; the relay will enqueue", metadata: ["jobs": "\(outbox.count)", "error": "\(error)"])
+        }
         return report
     }
 }

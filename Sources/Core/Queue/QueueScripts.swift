@@ -3,7 +3,7 @@
 /// Keys are built from the prefix passed as ARGV[1] (single-node Redis; not cluster-safe by design).
 /// Times are the Redis server's clock in microseconds (`TIME`), so every process agrees on them.
 /// Job hash fields: id kind queue payload priority max_attempts timeout_ms attempt crashes state token
-/// worker created_us started_us idem tenant batch cancel last_error.
+/// worker created_us started_us idem tenant batch pipeline cancel last_error (`pipeline` is "run|step|child").
 enum QueueScripts {
     static let prelude = """
         local P = ARGV[1]
@@ -27,17 +27,18 @@ enum QueueScripts {
         """
 
     /// ARGV: prefix, unique window ms, then 11 fields per job:
-    /// id kind queue payload priority max_attempts timeout_ms delay_ms idem tenant batch.
+    /// id kind queue payload priority max_attempts timeout_ms delay_ms idem tenant batch pipeline.
     /// Returns the id per job (the existing job's id when the idempotency key was already taken).
     static let enqueue = RedisScript(name: "enqueue", source: prelude + "\n" + """
         local window = ARGV[2]
         local out = {}
         local woke = {}
         local i = 3
-        while i + 10 <= #ARGV do
+        while i + 11 <= #ARGV do
           local id, kind, q, payload, prio = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4]
           local maxa, tmo, delay, idem, tenant, batch = ARGV[i+5], ARGV[i+6], tonumber(ARGV[i+7]), ARGV[i+8], ARGV[i+9], ARGV[i+10]
-          i = i + 11
+          local pipeline = ARGV[i+11]
+          i = i + 12
           local existing = nil
           if idem ~= '' then
             local ok = redis.call('SET', P .. ':idem:' .. idem, id, 'NX', 'PX', window)
@@ -50,7 +51,7 @@ enum QueueScripts {
             if delay > 0 then state = 'scheduled' end
             redis.call('HSET', P .. ':job:' .. id, 'id', id, 'kind', kind, 'queue', q, 'payload', payload,
               'priority', prio, 'max_attempts', maxa, 'timeout_ms', tmo, 'attempt', 0, 'crashes', 0,
-              'state', state, 'token', 0, 'created_us', now, 'idem', idem, 'tenant', tenant, 'batch', batch)
+              'state', state, 'token', 0, 'created_us', now, 'idem', idem, 'tenant', tenant, 'batch', batch, 'pipeline', pipeline)
             redis.call('SADD', P .. ':queues', q)
             if delay > 0 then
               redis.call('ZADD', P .. ':delayed:' .. q, now + delay * 1000, id)
@@ -68,7 +69,7 @@ enum QueueScripts {
     /// Promotes due delayed jobs, honours per-queue concurrency and rate limits, and moves up to `max`
     /// jobs into the in-flight set with a fresh fencing token each.
     /// Returns {next delayed due µs or -1, then 15 fields per job:
-    /// id token queue kind payload priority attempt max_attempts timeout_ms created_us started_us batch tenant crashes idem}.
+    /// id token queue kind payload priority attempt max_attempts timeout_ms created_us started_us batch tenant crashes idem pipeline}.
     static let lease = RedisScript(name: "lease", source: prelude + "\n" + """
         local lease = tonumber(ARGV[2]) * 1000
         local worker = ARGV[3]
@@ -109,7 +110,7 @@ enum QueueScripts {
                 local id = popped[j]
                 local jk = P .. ':job:' .. id
                 local h = redis.call('HMGET', jk, 'kind', 'payload', 'priority', 'attempt', 'max_attempts',
-                  'timeout_ms', 'created_us', 'batch', 'tenant', 'crashes', 'idem')
+                  'timeout_ms', 'created_us', 'batch', 'tenant', 'crashes', 'idem', 'pipeline')
                 if h[1] then
                   local token = redis.call('INCR', P .. ':token')
                   local attempt = tonumber(h[4]) + 1
@@ -120,6 +121,7 @@ enum QueueScripts {
                   out[n+1], out[n+2], out[n+3], out[n+4], out[n+5] = id, token, q, h[1], h[2]
                   out[n+6], out[n+7], out[n+8], out[n+9], out[n+10] = h[3], attempt, h[5], h[6], h[7]
                   out[n+11], out[n+12], out[n+13], out[n+14], out[n+15] = now, h[8], h[9], h[10], h[11]
+                  out[n+16] = h[12] or ''
                 end
               end
               taken = taken + got

@@ -26,7 +26,8 @@ public struct TwinRuntime: Sendable {
         redis = RedisClient(endpoint: configuration.redis, connections: redisConnections)
         postgres = PostgresClient(endpoint: configuration.postgres, connections: postgresConnections)
         registry = JobCatalog.standard(configuration: configuration)
-        queue = JobQueue(settings: configuration.queue, redis: redis, postgres: postgres, registry: registry)
+        queue = JobQueue(settings: configuration.queue, redis: redis, postgres: postgres, registry: registry,
+                         artifacts: configuration.artifacts)
     }
 
     /// Applies pending migrations and the per-queue limits from the configuration.

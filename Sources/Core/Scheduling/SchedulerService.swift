@@ -52,6 +52,7 @@ public final class SchedulerService: Service, Sendable {
         public var fired: [String] = []
         public var promoted = 0
         public var reaped = JobQueue.ReapReport()
+        public var relayed = 0
     }
 
     /// One pass: take or renew the lease; if leading, promote due delayed jobs, reap, and fire due ticks.
@@ -61,6 +62,7 @@ public final class SchedulerService: Service, Sendable {
         report.leader = true
         report.promoted = try await queue.promoteDue()
         report.reaped = try await queue.reap()
+        report.relayed = try await PipelineService(queue: queue).relay()
         report.fired = try await fireDue(now: now, fence: fence)
         return report
     }

@@ -279,6 +279,7 @@ public final class WorkerService: Service, Sendable {
             last = ContinuousClock.now
             do {
                 let report = try await queue.reap()
+                try await PipelineService(queue: queue).relay()
                 if report != .init() {
                     logger.info("reaped expired leases", metadata: ["requeued": "\(report.requeued)", "dead": "\(report.dead)"])
                 }
