@@ -24,7 +24,8 @@ struct Twin: AsyncParsableCommand {
         abstract: "Twin: an asynchronous job-queue platform for building an LLM twin.",
         subcommands: [
             SubmitCommand.self, StatusCommand.self, WaitCommand.self, CancelCommand.self, JobsCommand.self,
-            QueuesCommand.self, DLQCommand.self, ScheduleCommand.self, MigrateCommand.self, BenchCommand.self,
+            QueuesCommand.self, DLQCommand.self, ScheduleCommand.self, PipelineCommand.self, ArtifactsCommand.self,
+            MigrateCommand.self, BenchCommand.self,
             VersionCommand.self,
         ]
     )

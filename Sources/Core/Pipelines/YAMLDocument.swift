@@ -53,3 +53,10 @@ struct YAMLDocument {
         return TwinError.invalidInput("\(file):\(line.map(String.init) ?? "?"): \(path): \(message)")
     }
 }
+
+/// YAML → JSON values for callers outside Core's pipelines (run configuration files).
+public enum YAMLDocumentPublic {
+    public static func parse(_ text: String, file: String) throws -> JSONValue {
+        try YAMLDocument(text: text, file: file).root
+    }
+}
