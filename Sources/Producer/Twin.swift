@@ -9,6 +9,8 @@ struct Twin: AsyncParsableCommand {
         abstract: "Twin: an asynchronous job-queue platform for building an LLM twin.",
         subcommands: [
             VersionCommand.self,
+            ExtractCommand.self,
+            BenchCommand.self,
         ]
     )
 }
@@ -16,4 +18,10 @@ struct Twin: AsyncParsableCommand {
 struct VersionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "version", abstract: "Print the version.")
     func run() { print(TwinVersion.current) }
+}
+
+/// `twin bench`: benchmarks (the lead owns this group; it lives here until merged).
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Run a benchmark.", subcommands: [BenchExtractCommand.self])
 }

@@ -1,0 +1,77 @@
+/// Removes what is never main content before scoring: scripts, styles, navigation, footers, forms,
+/// hidden elements, cookie banners, share bars, comment sections and other boilerplate named by class or id.
+enum BoilerplateFilter {
+    /// Tags dropped with everything inside them.
+    static let droppedTags: Set<String> = [
+        "script", "style", "noscript", "template", "svg", "canvas", "iframe", "object", "embed", "nav", "footer",
+        "aside", "menu", "dialog", "button", "input", "select", "textarea", "label", "head", "link", "meta", "video",
+        "audio", "source", "picture", "img", "map", "math", "frame", "frameset",
+    ]
+
+    /// Substrings of `class`/`id` that mark boilerplate (after Readability's "unlikely candidates").
+    static let unlikely: [String] = [
+        "-ad-", "ad-slot", "adslot", "ad-container", "ad_container", "ad-wrapper", "advert", "banner", "breadcrumb",
+        "combx", "comment", "community", "consent", "cookie", "cover-wrap", "disqus", "gdpr", "footer", "header",
+        "legends", "menu", "navbar", "newsletter", "outbrain", "pager", "pagination", "popup", "related", "remark",
+        "replies", "rss", "share", "sharing", "shoutbox", "sidebar", "skyscraper", "social", "sponsor",
+        "subscribe", "supplemental", "taboola", "agegate", "yom-remote", "modal", "paywall", "signup", "sign-up",
+        "skip-link", "visually-hidden", "visuallyhidden", "sr-only", "screen-reader", "print-only", "recirc",
+        "most-popular", "trending", "read-more", "more-stories", "toolbar", "byline", "author-bio", "tag-list",
+    ]
+
+    /// Substrings that rescue an element the list above matched (`article-header` is not a site header).
+    static let maybeCandidate: [String] = ["and", "article", "body", "column", "content", "main", "shadow", "story"]
+
+    /// ARIA roles that are never the article.
+    static let droppedRoles: Set<String> = [
+        "navigation", "menu", "menubar", "complementary", "alert", "alertdialog", "dialog", "banner", "contentinfo",
+        "search",
+    ]
+
+    /// Cleans `element`'s subtree in place.
+    static func clean(_ element: HTMLElement) {
+        element.children.removeAll { node in
+            guard case .element(let child) = node else { return false }
+            return shouldDrop(child)
+        }
+        for child in element.childElements { clean(child) }
+    }
+
+    static func shouldDrop(_ element: HTMLElement) -> Bool {
+        if droppedTags.contains(element.tag) { return true }
+        if element.attribute("hidden") != nil || element.attribute("aria-hidden") == "true" { return true }
+        if let style = element.attribute("style")?.lowercased().filter({ $0 != " " }),
+            style.contains("display:none") || style.contains("visibility:hidden")
+        {
+            return true
+        }
+        if let role = element.attribute("role")?.lowercased(), droppedRoles.contains(role) { return true }
+        // Page and article headers hold navigation, titles and bylines; keep one only if it holds real prose.
+        if element.tag == "header" { return element.text.count < 400 }
+        if element.tag == "body" || element.tag == "html" || element.tag == "a" || element.tag == "article"
+            || element.tag == "main"
+        {
+            return false
+        }
+        let names = element.classAndID
+        guard !names.trimmingSpaces.isEmpty else { return false }
+        guard unlikely.contains(where: names.contains) else { return false }
+        return !maybeCandidate.contains(where: names.contains) || isHardBoilerplate(names)
+    }
+
+    /// Names that stay boilerplate even next to words like "content" (`related-content`, `comment-body`).
+    private static func isHardBoilerplate(_ names: String) -> Bool {
+        ["comment", "cookie", "consent", "related", "share", "social", "newsletter", "outbrain", "taboola",
+         "sidebar", "recirc", "most-popular", "sponsor", "promo", "subscribe"]
+            .contains(where: names.contains)
+    }
+
+}
+
+extension String {
+    var trimmingSpaces: Substring {
+        let start = firstIndex { $0 != " " } ?? endIndex
+        let end = lastIndex { $0 != " " }.map { index(after: $0) } ?? endIndex
+        return start < end ? self[start..<end] : ""
+    }
+}
