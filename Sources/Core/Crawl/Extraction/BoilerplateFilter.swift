@@ -28,13 +28,36 @@ enum BoilerplateFilter {
         "search",
     ]
 
-    /// Cleans `element`'s subtree in place.
-    static func clean(_ element: HTMLElement) {
-        element.children.removeAll { node in
-            guard case .element(let child) = node else { return false }
-            return shouldDrop(child)
+    /// Cleans `body`'s subtree in place.
+    static func clean(_ body: HTMLElement) {
+        let statistics = TextStatisticsCache()
+        let bodyLength = max(1, statistics.statistics(of: body).length)
+        func visit(_ element: HTMLElement) {
+            element.children.removeAll { node in
+                guard case .element(let child) = node else { return false }
+                guard shouldDrop(child) else { return false }
+                guard isNamedBoilerplate(child) else { return true }
+                // A wrapper whose name merely mentions "header" or "sidebar" can hold the whole page:
+                // judge names only on elements holding a minor share of the text.
+                let share = Double(statistics.statistics(of: child).length) / Double(bodyLength)
+                return share < (isHardBoilerplate(child.classAndID) ? 0.5 : 0.25)
+            }
+            for child in element.childElements { visit(child) }
         }
-        for child in element.childElements { clean(child) }
+        visit(body)
+    }
+
+    /// Whether `shouldDrop` would drop `element` only because of its class or id.
+    private static func isNamedBoilerplate(_ element: HTMLElement) -> Bool {
+        if droppedTags.contains(element.tag) || element.tag == "header" { return false }
+        if element.attribute("hidden") != nil || element.attribute("aria-hidden") == "true" { return false }
+        if let role = element.attribute("role")?.lowercased(), droppedRoles.contains(role) { return false }
+        if let style = element.attribute("style")?.lowercased().filter({ $0 != " " }),
+            style.contains("display:none") || style.contains("visibility:hidden")
+        {
+            return false
+        }
+        return true
     }
 
     static func shouldDrop(_ element: HTMLElement) -> Bool {
@@ -61,8 +84,7 @@ enum BoilerplateFilter {
 
     /// Names that stay boilerplate even next to words like "content" (`related-content`, `comment-body`).
     private static func isHardBoilerplate(_ names: String) -> Bool {
-        ["comment", "cookie", "consent", "related", "share", "social", "newsletter", "outbrain", "taboola",
-         "sidebar", "recirc", "most-popular", "sponsor", "promo", "subscribe"]
+        ["comment", "disqus", "cookie", "consent", "gdpr", "newsletter", "outbrain", "taboola"]
             .contains(where: names.contains)
     }
 

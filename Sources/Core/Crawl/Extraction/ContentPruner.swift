@@ -24,9 +24,10 @@ struct ContentPruner {
         if element.tag == "p" { return stats.length > 0 && stats.linkDensity > 0.8 && stats.length < 200 }
         guard Self.judged.contains(element.tag) else { return false }
         let weight = ContentScorer.classWeight(element)
-        if weight < 0 { return true }
-        if stats.commas >= 10 { return false }
         let paragraphs = element.descendants { $0.tag == "p" }.count
+        // Wrappers named "widget-container" and the like still hold prose; a negative name alone is not enough.
+        if weight < 0, paragraphs < 3 || stats.linkDensity > 0.2 { return true }
+        if stats.commas >= 10 { return false }
         let items = element.descendants { $0.tag == "li" }.count - 100
         let isList = element.tag == "ul" || element.tag == "ol"
         if !isList, items > paragraphs, element.tag != "table" { return true }

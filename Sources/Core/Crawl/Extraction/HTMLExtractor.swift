@@ -31,6 +31,11 @@ public struct HTMLExtractor: Sendable {
             published: metadata.published, language: metadata.language, canonicalURL: metadata.canonicalURL,
             blocks: renderer.blocks)
         article.blocks = Self.withoutRepeatedTitle(article.blocks, title: metadata.title)
+        if let structured = metadata.articleBody, structured.count > 2 * article.content.count {
+            // Script-rendered pages carry their text only in JSON-LD.
+            article.blocks = structured.split(whereSeparator: \.isNewline).map { String($0).collapsingWhitespace() }
+                .filter { !$0.isEmpty }.map { ContentBlock(kind: .paragraph, text: $0) }
+        }
         return article
     }
 

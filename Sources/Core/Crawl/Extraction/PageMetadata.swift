@@ -11,6 +11,8 @@ struct PageMetadata {
     var published: String?
     var language: String?
     var canonicalURL: String?
+    /// The JSON-LD `articleBody`, for pages that render their text with scripts only.
+    var articleBody: String?
 
     init(root: HTMLElement, baseURL: URL?) {
         var meta: [String: String] = [:]
@@ -70,6 +72,7 @@ struct PageMetadata {
         let rawLanguage = Self.nonEmpty(htmlLanguage) ?? Self.nonEmpty(meta["content-language"])
             ?? Self.nonEmpty(meta["og:locale"]) ?? Self.nonEmpty(article?["inLanguage"] as? String)
         language = rawLanguage.flatMap(Self.primaryLanguage)
+        articleBody = jsonLD.compactMap { $0["articleBody"] as? String }.max { $0.count < $1.count }
         let rawCanonical = Self.nonEmpty(canonical) ?? Self.nonEmpty(meta["og:url"])
         canonicalURL = Self.absolute(rawCanonical, base: baseURL) ?? baseURL?.absoluteString
     }

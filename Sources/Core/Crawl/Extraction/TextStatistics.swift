@@ -27,6 +27,7 @@ final class TextStatisticsCache {
                 result.commas += commas
                 if inLink { result.linkLength += length }
             case .element(let child):
+                if Self.invisible.contains(child.tag) { continue }
                 let inner = statistics(of: child)
                 result.length += inner.length
                 result.commas += inner.commas
@@ -36,6 +37,9 @@ final class TextStatisticsCache {
         cache[ObjectIdentifier(element)] = result
         return result
     }
+
+    /// Tags whose text is never shown.
+    private static let invisible: Set<String> = ["script", "style", "noscript", "template", "svg", "head", "title"]
 
     /// Non-whitespace characters plus single separators, and commas.
     private static func measure(_ string: String) -> (length: Int, commas: Int) {
