@@ -45,7 +45,7 @@ public struct HTMLExtractor: Sendable {
     }
 
     private func contentElements(of body: HTMLElement, site: SiteRules.Site) -> [HTMLElement] {
-        let named = SiteRules.bodyElements(in: body, site: site, minimumLength: 200)
+        let named = SiteRules.bodyElements(in: body, site: site, minimumLength: site == .generic ? 200 : 1)
         if let named, site != .generic { return named }
         var scorer = ContentScorer()
         let scored = scorer.mainContent(of: body)
