@@ -9,7 +9,7 @@ enum BoilerplateFilter {
     ]
 
     /// Substrings of `class`/`id` that mark boilerplate (after Readability's "unlikely candidates").
-    static let unlikely: [String] = [
+    static let unlikely = NamePatterns([
         "-ad-", "ad-slot", "adslot", "ad-container", "ad_container", "ad-wrapper", "advert", "banner", "breadcrumb",
         "combx", "comment", "community", "consent", "cookie", "cover-wrap", "disqus", "gdpr", "footer", "header",
         "legends", "menu", "navbar", "newsletter", "outbrain", "pager", "pagination", "popup", "related", "remark",
@@ -17,10 +17,10 @@ enum BoilerplateFilter {
         "subscribe", "supplemental", "taboola", "agegate", "yom-remote", "modal", "paywall", "signup", "sign-up",
         "skip-link", "visually-hidden", "visuallyhidden", "sr-only", "screen-reader", "print-only", "recirc",
         "most-popular", "trending", "read-more", "more-stories", "toolbar", "byline", "author-bio", "tag-list",
-    ]
+    ])
 
     /// Substrings that rescue an element the list above matched (`article-header` is not a site header).
-    static let maybeCandidate: [String] = ["and", "article", "body", "column", "content", "main", "shadow", "story"]
+    static let maybeCandidate = NamePatterns(["and", "article", "body", "column", "content", "main", "shadow", "story"])
 
     /// ARIA roles that are never the article.
     static let droppedRoles: Set<String> = [
@@ -40,7 +40,7 @@ enum BoilerplateFilter {
                 // A wrapper whose name merely mentions "header" or "sidebar" can hold the whole page:
                 // judge names only on elements holding a minor share of the text.
                 let share = Double(statistics.statistics(of: child).length) / Double(bodyLength)
-                return share < (isHardBoilerplate(child.classAndID) ? 0.5 : 0.25)
+                return share < (hardBoilerplate.matches(child.classAndIDBytes) ? 0.5 : 0.25)
             }
             for child in element.childElements { visit(child) }
         }
@@ -76,24 +76,13 @@ enum BoilerplateFilter {
         {
             return false
         }
-        let names = element.classAndID
-        guard !names.trimmingSpaces.isEmpty else { return false }
-        guard unlikely.contains(where: names.contains) else { return false }
-        return !maybeCandidate.contains(where: names.contains) || isHardBoilerplate(names)
+        let names = element.classAndIDBytes
+        guard names.count > 1, unlikely.matches(names) else { return false }
+        return !maybeCandidate.matches(names) || hardBoilerplate.matches(names)
     }
 
     /// Names that stay boilerplate even next to words like "content" (`related-content`, `comment-body`).
-    private static func isHardBoilerplate(_ names: String) -> Bool {
-        ["comment", "disqus", "cookie", "consent", "gdpr", "newsletter", "outbrain", "taboola"]
-            .contains(where: names.contains)
-    }
+    private static let hardBoilerplate = NamePatterns(
+        ["comment", "disqus", "cookie", "consent", "gdpr", "newsletter", "outbrain", "taboola"])
 
-}
-
-extension String {
-    var trimmingSpaces: Substring {
-        let start = firstIndex { $0 != " " } ?? endIndex
-        let end = lastIndex { $0 != " " }.map { index(after: $0) } ?? endIndex
-        return start < end ? self[start..<end] : ""
-    }
 }

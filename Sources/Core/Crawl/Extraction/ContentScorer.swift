@@ -9,14 +9,14 @@ struct ContentScorer {
     private static let paragraphTags: Set<String> = ["p", "pre", "td", "blockquote"]
 
     /// Class/id words that suggest content or boilerplate, each worth ±25 (Readability's weights).
-    private static let positive = [
+    private static let positive = NamePatterns([
         "article", "body", "content", "entry", "hentry", "h-entry", "main", "page", "post", "text", "blog", "story",
-    ]
-    private static let negative = [
+    ])
+    private static let negative = NamePatterns([
         "-ad-", "hidden", "banner", "combx", "comment", "com-", "contact", "foot", "footnote", "gdpr", "masthead",
         "media", "meta", "outbrain", "promo", "related", "scroll", "share", "shoutbox", "sidebar", "skyscraper",
         "sponsor", "shopping", "tags", "tool", "widget", "caption", "credit",
-    ]
+    ])
 
     /// The elements that make up the main content of `body`, in document order.
     mutating func mainContent(of body: HTMLElement) -> [HTMLElement] {
@@ -32,8 +32,9 @@ struct ContentScorer {
         var weight = 0.0
         for name in [element.attribute("class"), element.attribute("id")] {
             guard let name = name?.lowercased(), !name.isEmpty else { continue }
-            if negative.contains(where: name.contains) { weight -= 25 }
-            if positive.contains(where: name.contains) { weight += 25 }
+            let bytes = Array(name.utf8)
+            if negative.matches(bytes) { weight -= 25 }
+            if positive.matches(bytes) { weight += 25 }
         }
         if element.attribute("itemprop")?.lowercased() == "articlebody" { weight += 50 }
         return weight

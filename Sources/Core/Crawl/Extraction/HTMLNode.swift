@@ -28,6 +28,9 @@ final class HTMLElement {
         ((attribute("class") ?? "") + " " + (attribute("id") ?? "")).lowercased()
     }()
 
+    /// `classAndID` as UTF-8 bytes, for `NamePatterns`.
+    lazy var classAndIDBytes: [UInt8] = Array(classAndID.utf8)
+
     /// Child elements, skipping text.
     var childElements: [HTMLElement] {
         children.compactMap { if case .element(let element) = $0 { element } else { nil } }
@@ -106,7 +109,7 @@ extension String {
         result.reserveCapacity(utf8.count)
         var pendingSpace = false
         for scalar in unicodeScalars {
-            if scalar.properties.isWhitespace || scalar == "\u{00A0}" || scalar == "\u{200B}" {
+            if scalar.isLayoutWhitespace {
                 pendingSpace = !result.isEmpty
             } else {
                 if pendingSpace { result.unicodeScalars.append(" ") }

@@ -50,12 +50,12 @@ enum SiteRules {
     static func bodyElements(in body: HTMLElement, site: Site, minimumLength: Int) -> [HTMLElement]? {
         let itemprop = topMost(body.descendants { $0.attribute("itemprop")?.lowercased() == "articlebody" })
         if site == .generic, totalLength(itemprop) >= minimumLength { return itemprop }
-        for selector in bodySelectors(for: site) {
-            let matches = topMost(body.descendants { element in
-                guard let names = element.attribute("class")?.lowercased() ?? element.attribute("id")?.lowercased()
-                else { return false }
-                return names.contains(selector)
-            })
+        // One pass collects every element naming any selector; then selectors are tried in priority order.
+        let selectors = bodySelectors(for: site).map { NamePatterns([$0]) }
+        let any = NamePatterns(bodySelectors(for: site))
+        let named = body.descendants { any.matches($0.classAndIDBytes) }
+        for selector in selectors {
+            let matches = topMost(named.filter { selector.matches($0.classAndIDBytes) })
             if totalLength(matches) >= minimumLength { return matches }
         }
         if site == .medium || site == .substack || site == .linkedIn,

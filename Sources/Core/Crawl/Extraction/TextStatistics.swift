@@ -47,7 +47,7 @@ final class TextStatisticsCache {
         var commas = 0
         var previousWasSpace = true
         for scalar in string.unicodeScalars {
-            if scalar.properties.isWhitespace || scalar == "\u{00A0}" {
+            if scalar.isLayoutWhitespace {
                 if !previousWasSpace { length += 1 }
                 previousWasSpace = true
             } else {
