@@ -19,7 +19,7 @@ struct CrawlHTMLExtractorTests {
         let content = article.content
         #expect(content.contains("Vector databases store embeddings"))
         #expect(content.contains("## Why not a normal index?"))
-        #expect(content.contains("- HNSW graphs trade memory for speed."))
+        #expect(content.contains("- HNSW graphs trade memory for speed.\n- IVF indexes cluster vectors into buckets."))
         #expect(content.contains("Choosing between them depends on recall targets"))
         for boilerplate in ["cookies", "Home", "Share on", "Popular posts", "Great post", "Copyright", "SHOULD NOT", "color"] {
             #expect(!content.contains(boilerplate), "boilerplate \(boilerplate) leaked into the content")
@@ -114,6 +114,13 @@ struct CrawlHTMLExtractorTests {
         #expect(article.published == "2023-01-02")
         #expect(article.author == "Jane Roe, John Doe")
         #expect(article.blocks.map(\.text) == ["The central bank raised rates again.", "Markets fell, then recovered by the close."])
+    }
+
+    @Test func siteNameIsDroppedFromTitleTags() throws {
+        let article = try extractor.extract(html: "<html><head><title>How we ship Swift on Linux | Example Blog</title></head><body><p>x</p></body></html>")
+        #expect(article.title == "How we ship Swift on Linux")
+        let short = try extractor.extract(html: "<html><head><title>Home - Example</title></head><body><p>x</p></body></html>")
+        #expect(short.title == "Home - Example")
     }
 
     @Test func declaredCharsetIsHonoured() throws {

@@ -21,7 +21,12 @@ struct ExtractCommand: ParsableCommand {
         do {
             let pageURL = try url.map(Self.parseURL)
             let bytes = try Gzip.readPossiblyCompressed(path: file)
-            let article = try HTMLExtractor().extract(html: bytes, url: pageURL)
+            let article: ExtractedArticle
+            do {
+                article = try HTMLExtractor().extract(html: bytes, url: pageURL)
+            } catch let error as TwinError {
+                throw TwinError.invalidInput("\(file): \(error.message)")
+            }
             print(json ? try Self.json(article) : Self.readable(article))
         } catch let error as TwinError {
             var standardError = FileHandle.standardError

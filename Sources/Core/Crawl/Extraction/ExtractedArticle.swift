@@ -30,7 +30,17 @@ public struct ExtractedArticle: Sendable, Equatable, Codable {
 
     /// The content as Markdown-like text: `#` headings, `-` list items, fenced code, blank lines between blocks.
     public var content: String {
-        blocks.map(\.rendered).joined(separator: "\n\n")
+        var output = ""
+        for (index, block) in blocks.enumerated() {
+            if index > 0 {
+                // Items of one list (and rows of one table) stay on consecutive lines.
+                let previous = blocks[index - 1].kind
+                let tight = previous == block.kind && (block.kind == .listItem || block.kind == .tableRow)
+                output += tight ? "\n" : "\n\n"
+            }
+            output += block.rendered
+        }
+        return output
     }
 }
 

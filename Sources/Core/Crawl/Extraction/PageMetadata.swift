@@ -54,7 +54,7 @@ struct PageMetadata {
         title = Self.nonEmpty(meta["og:title"]) ?? Self.nonEmpty(meta["twitter:title"])
             ?? Self.nonEmpty(article?["headline"] as? String)
             ?? Self.nonEmpty(root.firstDescendant { $0.tag == "h1" }?.text)
-            ?? Self.nonEmpty(titleTag)
+            ?? Self.nonEmpty(titleTag).map(Self.withoutSiteName)
         subtitle = Self.nonEmpty(meta["og:description"]) ?? Self.nonEmpty(meta["description"])
             ?? Self.nonEmpty(meta["twitter:description"]) ?? Self.nonEmpty(article?["description"] as? String)
         author = Self.nonEmpty(meta["author"]).flatMap(Self.personName)
@@ -80,6 +80,17 @@ struct PageMetadata {
     private static func nonEmpty(_ string: String?) -> String? {
         guard let trimmed = string?.collapsingWhitespace(), !trimmed.isEmpty else { return nil }
         return trimmed
+    }
+
+    /// "Story title | Site" → "Story title": drops the part after the last separator when what remains
+    /// still reads as a title (at least three words).
+    static func withoutSiteName(_ title: String) -> String {
+        for separator in [" | ", " - ", " – ", " — ", " :: ", " · "] {
+            guard let range = title.range(of: separator, options: .backwards) else { continue }
+            let head = String(title[..<range.lowerBound])
+            if head.split(separator: " ").count >= 3 { return head }
+        }
+        return title
     }
 
     /// `en-US` → `en`; rejects values that are not language tags.
