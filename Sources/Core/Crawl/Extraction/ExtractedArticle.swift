@@ -14,6 +14,8 @@ public struct ExtractedArticle: Sendable, Equatable, Codable {
     public var canonicalURL: String?
     /// The main content as blocks of text, in reading order.
     public var blocks: [ContentBlock]
+    /// The page's lead image (`og:image`), absolute when a base URL was known.
+    public var image: String?
 
     public init(
         title: String? = nil, subtitle: String? = nil, author: String? = nil, published: String? = nil,

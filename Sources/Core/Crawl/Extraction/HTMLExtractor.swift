@@ -30,6 +30,7 @@ public struct HTMLExtractor: Sendable {
             title: metadata.title, subtitle: metadata.subtitle, author: metadata.author,
             published: metadata.published, language: metadata.language, canonicalURL: metadata.canonicalURL,
             blocks: renderer.blocks)
+        article.image = metadata.image
         article.blocks = Self.withoutRepeatedTitle(article.blocks, title: metadata.title)
         if let structured = metadata.articleBody, structured.count > 2 * article.content.count {
             // Script-rendered pages carry their text only in JSON-LD.

@@ -11,6 +11,7 @@ struct PageMetadata {
     var published: String?
     var language: String?
     var canonicalURL: String?
+    var image: String?
     /// The JSON-LD `articleBody`, for pages that render their text with scripts only.
     var articleBody: String?
 
@@ -73,6 +74,7 @@ struct PageMetadata {
             ?? Self.nonEmpty(meta["og:locale"]) ?? Self.nonEmpty(article?["inLanguage"] as? String)
         language = rawLanguage.flatMap(Self.primaryLanguage)
         articleBody = jsonLD.compactMap { $0["articleBody"] as? String }.max { $0.count < $1.count }
+        image = Self.absolute(Self.nonEmpty(meta["og:image"]) ?? Self.nonEmpty(meta["twitter:image"]), base: baseURL)
         let rawCanonical = Self.nonEmpty(canonical) ?? Self.nonEmpty(meta["og:url"])
         canonicalURL = Self.absolute(rawCanonical, base: baseURL) ?? baseURL?.absoluteString
     }
