@@ -102,3 +102,34 @@ struct CrawlCrawlerTests {
         guard process.terminationStatus == 0 else { throw TwinError.io("git \(arguments) failed") }
     }
 }
+
+@Suite("Crawl: LinkedIn export import")
+struct CrawlLinkedInExportTests {
+    @Test func importsSharesCSV() throws {
+        let csv = """
+            Date,ShareLink,ShareCommentary,SharedUrl,MediaUrl,Visibility\r
+            2024-01-02 10:00:00,https://www.linkedin.com/feed/update/urn:li:share:1,"RAG is not dead.\r
+            Retrieval still wins, on cost and ""freshness"".",,https://media.licdn.com/image1.jpg,MEMBER_NETWORK\r
+            2024-01-03 11:00:00,https://www.linkedin.com/feed/update/urn:li:share:2,,https://example.com/shared,,PUBLIC\r
+            2024-01-04 12:00:00,https://www.linkedin.com/feed/update/urn:li:share:3,Short post,,,PUBLIC
+            """
+        let posts = try LinkedInExportImporter.posts(fromCSV: csv)
+        #expect(posts.count == 2)
+        #expect(posts[0].content == [
+            "text": "RAG is not dead.\nRetrieval still wins, on cost and \"freshness\".",
+            "image": "https://media.licdn.com/image1.jpg",
+        ])
+        #expect(posts[0].link == "https://www.linkedin.com/feed/update/urn:li:share:1")
+        #expect(posts[1].content == ["text": "Short post"])
+        #expect(posts.allSatisfy { $0.kind == .post && $0.platform == "linkedin" })
+    }
+
+    @Test func rejectsOtherFiles() {
+        #expect(throws: TwinError.invalidInput("LinkedIn export: no ShareCommentary column (is this Shares.csv?)")) {
+            _ = try LinkedInExportImporter.posts(fromCSV: "a,b\n1,2\n")
+        }
+        #expect(throws: TwinError.invalidInput("CSV: a quoted field is never closed")) {
+            _ = try LinkedInExportImporter.posts(fromCSV: "ShareCommentary\n\"open")
+        }
+    }
+}
