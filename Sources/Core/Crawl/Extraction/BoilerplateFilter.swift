@@ -5,7 +5,7 @@ enum BoilerplateFilter {
     static let droppedTags: Set<String> = [
         "script", "style", "noscript", "template", "svg", "canvas", "iframe", "object", "embed", "nav", "footer",
         "aside", "menu", "dialog", "button", "input", "select", "textarea", "label", "head", "link", "meta", "video",
-        "audio", "source", "picture", "img", "map", "math", "frame", "frameset",
+        "audio", "source", "picture", "img", "map", "math", "frame", "frameset", "figcaption",
     ]
 
     /// Substrings of `class`/`id` that mark boilerplate (after Readability's "unlikely candidates").
@@ -17,6 +17,7 @@ enum BoilerplateFilter {
         "subscribe", "supplemental", "taboola", "agegate", "yom-remote", "modal", "paywall", "signup", "sign-up",
         "skip-link", "visually-hidden", "visuallyhidden", "sr-only", "screen-reader", "print-only", "recirc",
         "most-popular", "trending", "read-more", "more-stories", "toolbar", "byline", "author-bio", "tag-list",
+        "caption", "credit",
     ])
 
     /// Substrings that rescue an element the list above matched (`article-header` is not a site header).

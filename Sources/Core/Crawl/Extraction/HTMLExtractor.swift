@@ -31,7 +31,7 @@ public struct HTMLExtractor: Sendable {
             published: metadata.published, language: metadata.language, canonicalURL: metadata.canonicalURL,
             blocks: renderer.blocks)
         article.image = metadata.image
-        article.blocks = Self.withoutRepeatedTitle(article.blocks, title: metadata.title)
+        article.blocks = Self.withoutRepeatedTitle(article.blocks, title: metadata.title).filter(Self.isContent)
         if let structured = metadata.articleBody, structured.count > 2 * article.content.count {
             // Script-rendered pages carry their text only in JSON-LD.
             article.blocks = structured.split(whereSeparator: \.isNewline).map { String($0).collapsingWhitespace() }
@@ -75,6 +75,23 @@ public struct HTMLExtractor: Sendable {
         var result = blocks
         result.remove(at: first)
         return result
+    }
+
+    /// Labels that ad slots and widgets leave behind as the whole text of a block.
+    private static let slotLabels: Set<String> = [
+        "advertisement", "advert", "ad", "ads", "sponsored", "sponsored content", "story continues below",
+        "story continues below advertisement", "continue reading below", "continue reading", "read more",
+        "skip advert", "scroll to continue with content", "related", "related articles", "share", "share this",
+        "share this article", "comments", "trending", "trending:", "don't miss", "more", "see also",
+    ]
+
+    /// Drops the page title repeated as a heading, slot labels and blocks without a single letter
+    /// (gallery counters, stray separators); code is always kept.
+    static func isContent(_ block: ContentBlock) -> Bool {
+        if block.kind == .code { return true }
+        if block.kind == .heading, block.level == 1 { return false }
+        if slotLabels.contains(block.text.lowercased()) { return false }
+        return block.text.unicodeScalars.contains { $0.properties.isAlphabetic }
     }
 
     /// Rejects input that is clearly not a page: empty, binary, or without any markup.
