@@ -21,7 +21,9 @@ enum BoilerplateFilter {
     ])
 
     /// Substrings that rescue an element the list above matched (`article-header` is not a site header).
-    static let maybeCandidate = NamePatterns(["and", "article", "body", "column", "content", "main", "shadow", "story"])
+    static let maybeCandidate = NamePatterns([
+        "and", "article", "body", "column", "content", "main", "shadow", "story", "embed", "tweet",
+    ])
 
     /// ARIA roles that are never the article.
     static let droppedRoles: Set<String> = [

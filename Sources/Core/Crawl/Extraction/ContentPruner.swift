@@ -26,6 +26,9 @@ struct ContentPruner {
         let weight = ContentScorer.classWeight(element)
         let paragraphs = element.descendants { $0.tag == "p" }.count
         // Wrappers named "widget-container" and the like still hold prose; a negative name alone is not enough.
+        // Embedded posts (tweets, quotes) arrive in wrappers named "social-media-embed": a quote is content.
+        let quotes = element.firstDescendant { $0.tag == "blockquote" } != nil
+        if quotes { return stats.linkDensity > 0.5 }
         if weight < 0, paragraphs < 3 || stats.linkDensity > 0.2 { return true }
         if stats.commas >= 10 { return false }
         let items = element.descendants { $0.tag == "li" }.count - 100

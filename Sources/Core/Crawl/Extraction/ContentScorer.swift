@@ -10,7 +10,7 @@ struct ContentScorer {
 
     /// Class/id words that suggest content or boilerplate, each worth ±25 (Readability's weights).
     private static let positive = NamePatterns([
-        "article", "body", "content", "entry", "hentry", "h-entry", "main", "page", "post", "text", "blog", "story",
+        "article", "body", "content", "entry", "hentry", "h-entry", "main", "post", "text", "blog", "story",
     ])
     private static let negative = NamePatterns([
         "-ad-", "hidden", "banner", "combx", "comment", "com-", "contact", "foot", "footnote", "gdpr", "masthead",
