@@ -116,6 +116,24 @@ struct CrawlHTMLExtractorTests {
         #expect(article.blocks.map(\.text) == ["The central bank raised rates again.", "Markets fell, then recovered by the close."])
     }
 
+    @Test func keepsEmbeddedQuotesDropsCaptionsAndAdLabels() throws {
+        let html = """
+            <html><body><div class="story">
+            <p>The campaign drew attention online within hours, with many people, including reporters, reacting.</p>
+            <figure><img src="a.jpg"><figcaption>A billboard of the campaign. Credit: Someone</figcaption></figure>
+            <div class="ad-label">Advertisement</div>
+            <div class="social-media-embed"><blockquote class="twitter-tweet"><p>Yes this is real, and the state paid for it.</p>
+            &mdash; A Person (@someone) <a href="https://twitter.com/x">November 18, 2019</a></blockquote></div>
+            <p>Officials defended the slogan, saying that it was meant to get people talking, and that it worked.</p>
+            </div></body></html>
+            """
+        let content = try extractor.extract(html: html).content
+        #expect(content.contains("> Yes this is real, and the state paid for it."))
+        #expect(!content.contains("billboard"))
+        #expect(!content.contains("Advertisement"))
+        #expect(content.contains("Officials defended the slogan"))
+    }
+
     @Test func siteNameIsDroppedFromTitleTags() throws {
         let article = try extractor.extract(html: "<html><head><title>How we ship Swift on Linux | Example Blog</title></head><body><p>x</p></body></html>")
         #expect(article.title == "How we ship Swift on Linux")

@@ -8,6 +8,7 @@ enum HTMLParser {
     ///
     /// Malformed markup is repaired, never rejected; only input that yields no document at all throws.
     static func parse(_ bytes: [UInt8]) throws -> HTMLElement {
+        guard bytes.count < Int(Int32.max) else { throw TwinError.invalidInput("the input is too large to parse (2 GiB or more)") }
         let encoding = declaredCharset(in: bytes) ?? "UTF-8"
         let options = Int32(HTML_PARSE_RECOVER.rawValue | HTML_PARSE_NOERROR.rawValue | HTML_PARSE_NOWARNING.rawValue
             | HTML_PARSE_NONET.rawValue | HTML_PARSE_NOBLANKS.rawValue | HTML_PARSE_COMPACT.rawValue)
