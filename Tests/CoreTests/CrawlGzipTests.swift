@@ -37,9 +37,9 @@ struct CrawlGzipTests {
         let compressed = folder.appendingPathComponent("page.html.gz").path
         let plain = folder.appendingPathComponent("page.html").path
         let fake = folder.appendingPathComponent("fake.html.gz").path
-        FileManager.default.createFile(atPath: compressed, contents: Data(Self.helloGzip))
-        FileManager.default.createFile(atPath: plain, contents: Data("<p>plain</p>".utf8))
-        FileManager.default.createFile(atPath: fake, contents: Data("<p>not gzip</p>".utf8))
+        #expect(FileManager.default.createFile(atPath: compressed, contents: Data(Self.helloGzip)))
+        #expect(FileManager.default.createFile(atPath: plain, contents: Data("<p>plain</p>".utf8)))
+        #expect(FileManager.default.createFile(atPath: fake, contents: Data("<p>not gzip</p>".utf8)))
         #expect(try Gzip.readPossiblyCompressed(path: compressed) == Array("<p>hello gzip</p>".utf8))
         #expect(try Gzip.readPossiblyCompressed(path: plain) == Array("<p>plain</p>".utf8))
         #expect(throws: TwinError.invalidInput("\(fake): invalid gzip: missing gzip header")) {
