@@ -188,6 +188,13 @@ struct CrawlWebFetcherTests {
         } catch let error as TwinError {
             #expect(error.message.contains("unreachable"), "\(error.message)")
         }
+        // https to a plain-HTTP port: the handshake fails, which must read as a TLS failure.
+        do {
+            _ = try await fetcher.fetch("https://127.0.0.1:\(server.port)/page")
+            Issue.record("expected a TLS failure")
+        } catch let error as TwinError {
+            #expect(error.message.contains("TLS failure"), "\(error.message)")
+        }
         await #expect(throws: TwinError.invalidInput("invalid URL: \"http://exa mple.com\"")) {
             _ = try await fetcher.fetch("http://exa mple.com")
         }
