@@ -27,6 +27,8 @@ struct Twin: AsyncParsableCommand {
             QueuesCommand.self, DLQCommand.self, ScheduleCommand.self, PipelineCommand.self, ArtifactsCommand.self,
             MigrateCommand.self, BenchCommand.self,
             VersionCommand.self,
+            ExtractCommand.self,
+            BenchCommand.self,
         ]
     )
 }
@@ -41,4 +43,10 @@ struct BenchCommand: AsyncParsableCommand {
 struct VersionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "version", abstract: "Print the version.")
     func run() { print(TwinVersion.current) }
+}
+
+/// `twin bench`: benchmarks (the lead owns this group; it lives here until merged).
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Run a benchmark.", subcommands: [BenchExtractCommand.self])
 }

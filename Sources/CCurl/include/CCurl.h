@@ -16,3 +16,9 @@ CURLcode ccurl_setopt_opensocket_function(CURL *handle,
 CURLcode ccurl_getinfo_long(CURL *handle, CURLINFO info, long *out);
 CURLcode ccurl_getinfo_string(CURL *handle, CURLINFO info, char **out);
 CURLcode ccurl_getinfo_double(CURL *handle, CURLINFO info, double *out);
+
+// gzip decoding (zlib, the library curl itself decodes with): for saved `.html.gz` pages.
+// Returns 0 and a malloc'ed buffer the caller frees; -1 corrupt data, -2 output over max_output,
+// -3 out of memory, -4 truncated input.
+int ccurl_gunzip(const unsigned char *input, size_t length, size_t max_output,
+                 unsigned char **output, size_t *output_length);

@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+
+@testable import Core
+
+/// `twin extract` end to end: the built `twin` executable sits next to the test bundle.
+@Suite("Crawl: twin extract CLI")
+struct CrawlExtractCLITests {
+    struct Run {
+        var status: Int32
+        var output: String
+        var errors: String
+    }
+
+    static func twin(_ arguments: [String]) throws -> Run {
+        let folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let binary = folder.appendingPathComponent("twin")
+        try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build the twin product first")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["extract"] + arguments
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let err = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(
+            status: process.terminationStatus, output: String(decoding: out, as: UTF8.self),
+            errors: String(decoding: err, as: UTF8.self))
+    }
+
+    static func temporaryFile(_ name: String, _ data: Data) throws -> String {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("twin-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let path = folder.appendingPathComponent(name).path
+        try data.write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    @Test func printsTheJSONKeysOfTheContract() throws {
+        let path = try Self.temporaryFile("post.html", Data(CrawlHTMLFixtures.blog.utf8))
+        let run = try Self.twin([path, "--url", "https://notes.example.org/posts/x", "--json"])
+        #expect(run.status == 0, "\(run.errors)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
+        #expect(Set(object.keys) == ["title", "subtitle", "author", "published", "language", "content"])
+        #expect(object["title"] as? String == "Understanding Vector Databases")
+        #expect((object["content"] as? String)?.hasPrefix("Vector databases store embeddings") == true)
+    }
+
+    @Test func acceptsGzipAndPrintsReadableText() throws {
+        let path = try Self.temporaryFile("page.html.gz", Data(CrawlGzipTests.helloGzip))
+        let run = try Self.twin([path])
+        #expect(run.status == 0, "\(run.errors)")
+        #expect(run.output.contains("hello gzip"))
+    }
+
+    @Test func reportsBadInputOnStandardError() throws {
+        let missing = try Self.twin(["/nonexistent/page.html"])
+        #expect(missing.status != 0)
+        #expect(missing.errors == "twin extract: /nonexistent/page.html: no such file\n")
+
+        let text = try Self.temporaryFile("notes.txt", Data("just words".utf8))
+        let notHTML = try Self.twin([text])
+        #expect(notHTML.status != 0)
+        #expect(notHTML.errors == "twin extract: \(text): not HTML: no markup found in the input\n")
+
+        let fake = try Self.temporaryFile("page.html.gz", Data("<p>x</p>".utf8))
+        let badGzip = try Self.twin([fake])
+        #expect(badGzip.status != 0)
+        #expect(badGzip.errors == "twin extract: \(fake): invalid gzip: missing gzip header\n")
+
+        let truncated = try Self.temporaryFile("cut.html.gz", Data(CrawlGzipTests.helloGzip.prefix(20)))
+        let cut = try Self.twin([truncated])
+        #expect(cut.status != 0)
+        #expect(cut.errors == "twin extract: \(truncated): invalid gzip: the data is truncated\n")
+
+        let badURL = try Self.twin([text, "--url", "ftp://x"])
+        #expect(badURL.status != 0)
+        #expect(badURL.errors.contains("--url: expected an http(s) address"))
+    }
+}
