@@ -26,9 +26,8 @@ struct Twin: AsyncParsableCommand {
             SubmitCommand.self, StatusCommand.self, WaitCommand.self, CancelCommand.self, JobsCommand.self,
             QueuesCommand.self, DLQCommand.self, ScheduleCommand.self, PipelineCommand.self, ArtifactsCommand.self,
             MigrateCommand.self, BenchCommand.self,
-            VersionCommand.self,
             ExtractCommand.self,
-            BenchCommand.self,
+            VersionCommand.self,
         ]
     )
 }
@@ -37,7 +36,7 @@ struct Twin: AsyncParsableCommand {
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks (results: docs/BENCHMARKS.md).",
-        subcommands: [BenchQueueCommand.self])
+        subcommands: [BenchQueueCommand.self, BenchExtractCommand.self])
 }
 
 struct VersionCommand: ParsableCommand {
@@ -45,8 +44,3 @@ struct VersionCommand: ParsableCommand {
     func run() { print(TwinVersion.current) }
 }
 
-/// `twin bench`: benchmarks (the lead owns this group; it lives here until merged).
-struct BenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Run a benchmark.", subcommands: [BenchExtractCommand.self])
-}
