@@ -10,8 +10,9 @@ struct ScheduleCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "add", abstract: "Add or replace a schedule.")
         @Argument(help: "Schedule name.") var name: String
         @Option(help: "Cron expression: 5 fields (m h dom mon dow) or @hourly, @daily, @weekly, @monthly, @yearly.") var cron: String
-        @Option(help: "Job kind to enqueue on each tick.") var kind: String
-        @Option(help: "JSON payload.") var payload: String = "{}"
+        @Option(help: "Job kind to enqueue on each tick.") var kind: String?
+        @Option(help: "Start this pipeline on each tick (same as --kind pipeline.run --payload '{\"pipeline\": NAME}').") var pipeline: String?
+        @Option(help: "JSON payload (with --pipeline: the run's parameters).") var payload: String = "{}"
         @Option(help: "Queue.") var queue: String = "default"
         @Option(help: "IANA time zone the expression is read in.") var timezone: String = "UTC"
         @Option(help: "Missed ticks: skip (drop) or backfill (fire the most recent --backfill N).") var misfire: String = "skip"
@@ -26,9 +27,21 @@ struct ScheduleCommand: AsyncParsableCommand {
                 case "backfill": policy = .backfill(backfill)
                 default: throw TwinError.invalidInput("--misfire must be skip or backfill, got \"\(misfire)\"")
                 }
+                var jobKind = kind ?? ""
+                var jobPayload = payload
+                if let pipeline {
+                    guard kind == nil else { throw TwinError.invalidInput("give --kind or --pipeline, not both") }
+                    jobKind = PipelineRunHandler.kind
+                    jobPayload = JSONValue.object(["pipeline": .string(pipeline), "parameters": try JSONValue.parse(payload)]).jsonText
+                }
+                guard !jobKind.isEmpty else { throw TwinError.invalidInput("--kind or --pipeline is required") }
                 let runtime = try await options.runtime()
+                if let pipeline {
+                    _ = try PipelineDefinition.load(file: PipelineService.definitionPath(pipeline, directory: runtime.configuration.pipelinesDirectory),
+                                                    registry: runtime.registry)
+                }
                 let store = ScheduleStore(postgres: runtime.postgres, registry: runtime.registry, namespace: runtime.configuration.queue.keyPrefix)
-                let def = ScheduleDefinition(name: name, cron: cron, timeZone: timezone, kind: kind, queue: queue, payload: payload, misfire: policy)
+                let def = ScheduleDefinition(name: name, cron: cron, timeZone: timezone, kind: jobKind, queue: queue, payload: jobPayload, misfire: policy)
                 try await store.upsert(def)
                 let next = try CronExpression(parsing: cron).next(after: Date(), in: TimeZone(identifier: timezone)!)
                 if options.json { printJSON(["name": name, "next": next.map(Clock.iso) ?? ""]) }
