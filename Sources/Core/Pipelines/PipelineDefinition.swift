@@ -8,11 +8,18 @@ public struct PipelineDefinition: Sendable, Codable, Equatable {
     public var parameters: [Parameter]
     public var steps: [Step]
 
+    public init(name: String, description: String, parameters: [Parameter], steps: [Step]) {
+        self.name = name; self.description = description; self.parameters = parameters; self.steps = steps
+    }
+
     /// A typed parameter with an optional default (no default = required).
     public struct Parameter: Sendable, Codable, Equatable {
         public var name: String
         public var type: ParameterType
         public var defaultValue: JSONValue?
+        public init(name: String, type: ParameterType, defaultValue: JSONValue?) {
+            self.name = name; self.type = type; self.defaultValue = defaultValue
+        }
     }
 
     public enum ParameterType: String, Sendable, Codable, CaseIterable {
@@ -35,6 +42,12 @@ public struct PipelineDefinition: Sendable, Codable, Equatable {
         /// The artifact name (default `<pipeline>.<step>`).
         public var output: String?
 
+        public init(name: String, kind: String, params: JSONValue = .object([:]), after: [String] = [], inputs: [String: String] = [:],
+                    fanOut: FanOut? = nil, queue: String? = nil, maxAttempts: Int? = nil, timeoutSeconds: Double? = nil, output: String? = nil) {
+            self.name = name; self.kind = kind; self.params = params; self.after = after; self.inputs = inputs; self.fanOut = fanOut
+            self.queue = queue; self.maxAttempts = maxAttempts; self.timeoutSeconds = timeoutSeconds; self.output = output
+        }
+
         /// Every step this one waits for.
         public var dependencies: [String] { Array(Set(after + inputs.values)).sorted() }
     }
@@ -45,6 +58,9 @@ public struct PipelineDefinition: Sendable, Codable, Equatable {
         public var over: String
         public var itemName: String
         public var minSuccess: Double
+        public init(over: String, itemName: String, minSuccess: Double) {
+            self.over = over; self.itemName = itemName; self.minSuccess = minSuccess
+        }
     }
 
     /// Loads and validates a definition file.

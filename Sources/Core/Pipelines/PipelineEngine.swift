@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A job to enqueue once the transaction that decided it has committed (the transactional outbox).
 public struct OutboxEntry: Sendable, Codable, Equatable {
@@ -27,6 +28,9 @@ public struct PipelineEngine: Sendable {
     public let namespace: String
     public let artifacts: ArtifactStore
 
+    /// A run's definition never changes, so decoded ones are kept (a few hundred at most).
+    let definitions = DefinitionCache()
+
     public init(namespace: String, artifacts: ArtifactStore) {
         self.namespace = namespace
         self.artifacts = artifacts
@@ -36,33 +40,45 @@ public struct PipelineEngine: Sendable {
 
     /// Records step jobs' outcomes; finishes steps whose jobs are all final; returns newly ready jobs.
     func onOutcomes(_ outcomes: [JobOutcome], on pg: PGConnection) throws -> [OutboxEntry] {
-        var entries: [OutboxEntry] = []
-        var touchedRuns = Set<String>()
+        // Group by step so a batch of fan-out children costs one row update per step, not one per child.
+        struct Key: Hashable { let run: String, step: String }
+        var groups: [Key: [JobOutcome]] = [:]
+        var order: [Key] = []
         for o in outcomes {
-            guard let (run, step, child) = o.job.pipelineStep else { continue }
+            guard let (run, step, _) = o.job.pipelineStep else { continue }
+            let key = Key(run: run, step: step)
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(o)
+        }
+        var touchedRuns = Set<String>()
+        for key in order {
+            let group = groups[key]!
+            let (run, step) = (key.run, key.step)
             guard let row = try pg.query("""
-                SELECT s.state, s.fan_total, s.fan_succeeded, s.fan_failed, r.state AS run_state
+                SELECT s.state, r.state AS run_state
                 FROM platform.step_runs s JOIN platform.pipeline_runs r ON r.id = s.run_id
                 WHERE s.run_id = $1 AND s.step = $2 FOR UPDATE OF s
                 """, [run, step]).first else { continue }
             guard try row.string("state") == "queued", try row.string("run_state") == "running" else { continue }
-            let ok = o.state == .succeeded
-            if child >= 0 {
+            if group[0].job.pipelineStep!.child >= 0 {
+                let ok = group.filter { $0.state == .succeeded }.count
                 let counts = try pg.query("""
                     UPDATE platform.step_runs SET fan_succeeded = fan_succeeded + $3, fan_failed = fan_failed + $4
                     WHERE run_id = $1 AND step = $2 RETURNING fan_total, fan_succeeded, fan_failed
-                    """, [run, step, ok ? 1 : 0, ok ? 0 : 1]).first!
+                    """, [run, step, ok, group.count - ok]).first!
                 let total = try counts.int("fan_total"), done = try counts.int("fan_succeeded"), failed = try counts.int("fan_failed")
                 guard done + failed >= total else { continue }
                 try finishFanOut(run: run, step: step, total: total, succeeded: done, failed: failed, on: pg)
-            } else if ok {
-                try finishStep(run: run, step: step, value: (try? JSONValue.parse(o.result ?? "null")) ?? .null,
-                               extra: [:], on: pg)
-            } else {
-                try failStep(run: run, step: step, error: "job \(o.job.id) \(o.state.rawValue): \(o.error ?? "")", on: pg)
+            } else if let o = group.first {
+                if o.state == .succeeded {
+                    try finishStep(run: run, step: step, value: (try? JSONValue.parse(o.result ?? "null")) ?? .null, extra: [:], on: pg)
+                } else {
+                    try failStep(run: run, step: step, error: "job \(o.job.id) \(o.state.rawValue): \(o.error ?? "")", on: pg)
+                }
             }
             touchedRuns.insert(run)
         }
+        var entries: [OutboxEntry] = []
         for run in touchedRuns.sorted() { entries += try dispatchReady(run: run, on: pg) }
         return entries
     }
@@ -137,10 +153,13 @@ public struct PipelineEngine: Sendable {
     }
 
     func definition(of run: String, on pg: PGConnection) throws -> PipelineDefinition {
+        if let cached = definitions.get(run) { return cached }
         guard let text = try pg.query("SELECT definition::text AS d FROM platform.pipeline_runs WHERE id = $1", [run]).first?.string("d") else {
             throw TwinError.notFound("no pipeline run \(run)")
         }
-        return try JSONDecoder().decode(PipelineDefinition.self, from: Data(text.utf8))
+        let def = try JSONDecoder().decode(PipelineDefinition.self, from: Data(text.utf8))
+        definitions.put(run, def)
+        return def
     }
 
     // MARK: Dispatch
@@ -292,5 +311,17 @@ enum Templates {
             v = next
         }
         return v
+    }
+}
+
+/// A small bounded cache of decoded run definitions.
+final class DefinitionCache: Sendable {
+    private let map = Mutex<[String: PipelineDefinition]>([:])
+    func get(_ run: String) -> PipelineDefinition? { map.withLock { $0[run] } }
+    func put(_ run: String, _ def: PipelineDefinition) {
+        map.withLock { m in
+            if m.count >= 256 { m.removeAll() }
+            m[run] = def
+        }
     }
 }

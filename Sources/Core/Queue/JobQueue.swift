@@ -106,8 +106,13 @@ public final class JobQueue: Sendable {
     func dispatch(_ entries: [OutboxEntry], redisConn conn: RedisConnection, pg: PGConnection) throws {
         guard !entries.isEmpty else { return }
         _ = try enqueueRaw(entries.map { fields($0.spec, id: $0.jobID) }, on: conn)
-        try pg.query("UPDATE platform.outbox SET dispatched_at = now() WHERE job_id = ANY($1::uuid[])",
-                     ["{" + entries.map(\.jobID).joined(separator: ",") + "}"])
+        // Losing this mark in a crash only means a harmless second enqueue (same id and idempotency key),
+        // so it need not wait for a disk flush.
+        try pg.transaction { pg in
+            try pg.execute("SET LOCAL synchronous_commit = off")
+            try pg.query("UPDATE platform.outbox SET dispatched_at = now() WHERE job_id = ANY($1::uuid[])",
+                         ["{" + entries.map(\.jobID).joined(separator: ",") + "}"])
+        }
     }
 
     /// A batch: its id, its children's ids and the callback job's id.

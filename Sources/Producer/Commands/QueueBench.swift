@@ -15,7 +15,7 @@ struct QueueBench: Sendable {
     }
 
     func cleanup() async {
-        _ = try? await runtime.postgres.query("DELETE FROM platform.jobs WHERE tenant = $1", [prefix])
+        _ = try? await runtime.postgres.query("DELETE FROM platform.jobs WHERE namespace = $1", [prefix])
         if let keys = try? await runtime.redis.command(["KEYS", "\(prefix):*"]).array.compactMap(\.text), !keys.isEmpty {
             _ = try? await runtime.redis.command(["DEL"] + keys)
         }
