@@ -4,10 +4,10 @@ import Foundation
 /// in Postgres; larger ones in the ``ObjectStore``.
 public struct ArtifactStore: Sendable {
     public let namespace: String
-    public let objects: ObjectStore?
+    public let objects: (any BlobStore)?
     public let maxInlineBytes: Int
 
-    public init(namespace: String, objects: ObjectStore?, maxInlineBytes: Int) {
+    public init(namespace: String, objects: (any BlobStore)?, maxInlineBytes: Int) {
         self.namespace = namespace
         self.objects = objects
         self.maxInlineBytes = maxInlineBytes

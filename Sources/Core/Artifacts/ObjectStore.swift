@@ -1,8 +1,40 @@
 import Foundation
 
-/// Content-addressed blobs for artifacts too large to keep in Postgres: a file named by the SHA-256 of
-/// its bytes under a local folder, so writing the same content twice is harmless and needs no lock.
-public struct ObjectStore: Sendable {
+/// Content-addressed blobs for artifacts too large to keep in Postgres, named by the SHA-256 of their
+/// bytes, so writing the same content twice is harmless and needs no lock.
+public protocol BlobStore: Sendable {
+    /// Stores `bytes`; returns its uri and SHA-256.
+    func put(_ bytes: [UInt8]) throws -> (uri: String, sha256: String)
+    /// The bytes behind a uri this store returned, checked against their address.
+    func get(_ uri: String) throws -> [UInt8]
+}
+
+/// An S3-compatible bucket as a blob store (`s3://bucket/<sha256>`).
+public struct S3ObjectStore: BlobStore {
+    public let client: S3Client
+
+    public init(client: S3Client) {
+        self.client = client
+    }
+
+    public func put(_ bytes: [UInt8]) throws -> (uri: String, sha256: String) {
+        let sha = SHA256.hash(bytes).hexString
+        try client.put(key: sha, bytes)
+        return ("s3://\(client.bucket)/\(sha)", sha)
+    }
+
+    public func get(_ uri: String) throws -> [UInt8] {
+        let prefix = "s3://\(client.bucket)/"
+        guard uri.hasPrefix(prefix) else { throw TwinError.invalidInput("not an object of bucket \(client.bucket): \(uri)") }
+        let sha = String(uri.dropFirst(prefix.count))
+        let bytes = try client.get(key: sha)
+        guard SHA256.hash(bytes).hexString == sha else { throw TwinError.io("object \(uri) is corrupt") }
+        return bytes
+    }
+}
+
+/// A local folder as a blob store (`object://<sha256>`).
+public struct ObjectStore: BlobStore {
     public let directory: String
 
     public init(directory: String) {

@@ -42,6 +42,9 @@ extension TwinConfiguration {
         if let v = try reader.string("pipelines_dir") { pipelinesDirectory = v }
         if let v = try reader.int("artifacts.max_inline_bytes") { artifacts.maxInlineBytes = v }
         if let v = try reader.string("artifacts.objects_dir") { artifacts.objectsDirectory = v }
+        if let v = try reader.string("artifacts.s3.endpoint") { artifacts.s3Endpoint = v }
+        if let v = try reader.string("artifacts.s3.bucket") { artifacts.s3Bucket = v }
+        if let v = try reader.string("artifacts.s3.region") { artifacts.s3Region = v }
         if let v = try reader.string("queue.key_prefix") { queue.keyPrefix = v }
         if let v = try reader.int("queue.max_payload_bytes") { queue.maxPayloadBytes = v }
         if let v = try reader.double("queue.lease_seconds") { queue.leaseDuration = .seconds(v) }
@@ -98,6 +101,11 @@ extension TwinConfiguration {
         if let v = env["TWIN_PIPELINES_DIR"] { pipelinesDirectory = v }
         if let v = try int("TWIN_ARTIFACT_INLINE_BYTES") { artifacts.maxInlineBytes = v }
         if let v = env["TWIN_OBJECTS_DIR"] { artifacts.objectsDirectory = v }
+        if let v = env["TWIN_S3_ENDPOINT"], !v.isEmpty { artifacts.s3Endpoint = v }
+        if let v = env["TWIN_S3_BUCKET"] { artifacts.s3Bucket = v }
+        if let v = env["TWIN_S3_REGION"] { artifacts.s3Region = v }
+        if let v = env["TWIN_S3_ACCESS_KEY_ID"] { artifacts.s3AccessKey = v }
+        if let v = env["TWIN_S3_SECRET_ACCESS_KEY"] { artifacts.s3SecretKey = v }
         if let v = env["TWIN_QUEUE_PREFIX"] { queue.keyPrefix = v }
         if let v = try int("TWIN_MAX_PAYLOAD_BYTES") { queue.maxPayloadBytes = v }
         if let v = try double("TWIN_LEASE_SECONDS") { queue.leaseDuration = .seconds(v) }
@@ -122,6 +130,7 @@ extension TwinConfiguration {
         try require(!queue.keyPrefix.isEmpty && !queue.keyPrefix.contains(" "),
                     "TWIN_QUEUE_PREFIX: must be a non-empty word, got \"\(queue.keyPrefix)\"")
         try require(artifacts.maxInlineBytes >= 0, "TWIN_ARTIFACT_INLINE_BYTES: must not be negative")
+        _ = try artifacts.blobStore()
         try require(queue.maxPayloadBytes > 0, "TWIN_MAX_PAYLOAD_BYTES: must be positive, got \(queue.maxPayloadBytes)")
         try require(queue.leaseDuration >= .milliseconds(100), "TWIN_LEASE_SECONDS: must be at least 0.1, got \(queue.leaseDuration)")
         try require(queue.uniqueWindow > .zero, "TWIN_UNIQUE_WINDOW_SECONDS: must be positive")

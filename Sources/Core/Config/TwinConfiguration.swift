@@ -68,7 +68,28 @@ public struct ArtifactSettings: Sendable, Equatable {
     public var maxInlineBytes = 256 * 1024
     /// The local object store's folder (`TWIN_OBJECTS_DIR`); empty disables the object store.
     public var objectsDirectory = ".twin/objects"
+    /// An S3-compatible store instead of the local folder (`TWIN_S3_ENDPOINT`, e.g. http://127.0.0.1:9000).
+    public var s3Endpoint: String?
+    /// `TWIN_S3_BUCKET`.
+    public var s3Bucket = "twin-artifacts"
+    /// `TWIN_S3_REGION`.
+    public var s3Region = "us-east-1"
+    /// `TWIN_S3_ACCESS_KEY_ID` / `TWIN_S3_SECRET_ACCESS_KEY` (never printed).
+    public var s3AccessKey = ""
+    public var s3SecretKey = ""
     public init() {}
+
+    /// The blob store these settings describe (nil when disabled).
+    public func blobStore() throws -> (any BlobStore)? {
+        if let endpoint = s3Endpoint {
+            guard let url = URL(string: endpoint), url.scheme == "http" || url.scheme == "https", url.host != nil else {
+                throw TwinError.configuration("TWIN_S3_ENDPOINT: expected http(s)://host[:port], got \"\(endpoint)\"")
+            }
+            return S3ObjectStore(client: S3Client(endpoint: url, bucket: s3Bucket,
+                                                  signer: SigV4(accessKey: s3AccessKey, secretKey: s3SecretKey, region: s3Region)))
+        }
+        return objectsDirectory.isEmpty ? nil : ObjectStore(directory: objectsDirectory)
+    }
 }
 
 /// Per-queue flow control.

@@ -29,7 +29,8 @@ public final class JobQueue: Sendable {
         self.registry = registry
         self.events = JobEvents(redis: redis, prefix: settings.keyPrefix)
         self.commitGrace = max(settings.leaseDuration, .seconds(5))
-        let objects = artifacts.objectsDirectory.isEmpty ? nil : ObjectStore(directory: artifacts.objectsDirectory)
+        // Validated at configuration load; an invalid endpoint here means no object store.
+        let objects = (try? artifacts.blobStore()) ?? nil
         self.pipelines = PipelineEngine(namespace: settings.keyPrefix,
                                         artifacts: ArtifactStore(namespace: settings.keyPrefix, objects: objects,
                                                                  maxInlineBytes: artifacts.maxInlineBytes))
