@@ -1,0 +1,63 @@
+/// The weights of a BERT encoder as contiguous `Float` buffers, shape-checked on load.
+///
+/// Query, key and value projections are concatenated into one `[3·hidden, hidden]` matrix at load time so
+/// each layer does one sgemm for all three.
+public struct BertWeights: Sendable {
+    /// One transformer layer. `Linear` weights are `[out, in]`, as PyTorch stores them.
+    public struct Layer: Sendable {
+        public var qkvWeight: FloatBuffer        // [3H, H]
+        public var qkvBias: FloatBuffer          // [3H]
+        public var attentionOutWeight: FloatBuffer // [H, H]
+        public var attentionOutBias: FloatBuffer   // [H]
+        public var attentionNormWeight: FloatBuffer // [H]
+        public var attentionNormBias: FloatBuffer   // [H]
+        public var intermediateWeight: FloatBuffer // [I, H]
+        public var intermediateBias: FloatBuffer   // [I]
+        public var outputWeight: FloatBuffer       // [H, I]
+        public var outputBias: FloatBuffer         // [H]
+        public var outputNormWeight: FloatBuffer   // [H]
+        public var outputNormBias: FloatBuffer     // [H]
+    }
+
+    public var wordEmbeddings: FloatBuffer      // [V, H]
+    public var positionEmbeddings: FloatBuffer  // [P, H]
+    public var tokenTypeEmbeddings: FloatBuffer // [T, H]
+    public var embeddingNormWeight: FloatBuffer // [H]
+    public var embeddingNormBias: FloatBuffer   // [H]
+    public var layers: [Layer]
+
+    /// Loads every tensor of a Hugging Face `BertModel` checkpoint, checking each shape against `configuration`.
+    ///
+    /// Names may carry a `bert.` prefix (checkpoints saved from task heads).
+    public init(file: SafeTensorsFile, configuration c: BertConfiguration) throws {
+        let prefix = file.info(named: "embeddings.word_embeddings.weight") == nil && file.info(named: "bert.embeddings.word_embeddings.weight") != nil
+            ? "bert." : ""
+        func values(_ name: String, _ shape: [Int]) throws -> [Float] {
+            try file.tensor(named: prefix + name, shape: shape).data
+        }
+        func load(_ name: String, _ shape: [Int]) throws -> FloatBuffer { FloatBuffer(try values(name, shape)) }
+        let h = c.hiddenSize, i = c.intermediateSize
+        wordEmbeddings = try load("embeddings.word_embeddings.weight", [c.vocabularySize, h])
+        positionEmbeddings = try load("embeddings.position_embeddings.weight", [c.maxPositions, h])
+        tokenTypeEmbeddings = try load("embeddings.token_type_embeddings.weight", [c.typeVocabularySize, h])
+        embeddingNormWeight = try load("embeddings.LayerNorm.weight", [h])
+        embeddingNormBias = try load("embeddings.LayerNorm.bias", [h])
+        layers = try (0..<c.layerCount).map { index in
+            let p = "encoder.layer.\(index)."
+            let attention = p + "attention.self."
+            return Layer(
+                qkvWeight: FloatBuffer(try ["query", "key", "value"].flatMap { try values(attention + $0 + ".weight", [h, h]) }),
+                qkvBias: FloatBuffer(try ["query", "key", "value"].flatMap { try values(attention + $0 + ".bias", [h]) }),
+                attentionOutWeight: try load(p + "attention.output.dense.weight", [h, h]),
+                attentionOutBias: try load(p + "attention.output.dense.bias", [h]),
+                attentionNormWeight: try load(p + "attention.output.LayerNorm.weight", [h]),
+                attentionNormBias: try load(p + "attention.output.LayerNorm.bias", [h]),
+                intermediateWeight: try load(p + "intermediate.dense.weight", [i, h]),
+                intermediateBias: try load(p + "intermediate.dense.bias", [i]),
+                outputWeight: try load(p + "output.dense.weight", [h, i]),
+                outputBias: try load(p + "output.dense.bias", [h]),
+                outputNormWeight: try load(p + "output.LayerNorm.weight", [h]),
+                outputNormBias: try load(p + "output.LayerNorm.bias", [h]))
+        }
+    }
+}
