@@ -9,6 +9,8 @@ struct Twin: AsyncParsableCommand {
         abstract: "Twin: an asynchronous job-queue platform for building an LLM twin.",
         subcommands: [
             VersionCommand.self,
+            EmbedCommand.self,
+            SimilarityCommand.self,
         ]
     )
 }

@@ -26,6 +26,7 @@ public final class SentenceEncoder: Sendable {
         for file in Self.requiredFiles where !FileManager.default.fileExists(atPath: directory + "/" + file) {
             throw EncoderError("\(directory): missing \(file)")
         }
+        BLAS.useBestKernels()
         let files = try SentenceEncoderFiles(directory: directory)
         let configuration = try BertConfiguration(path: directory + "/config.json")
         let weights: BertWeights
