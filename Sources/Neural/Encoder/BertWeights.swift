@@ -32,10 +32,18 @@ public struct BertWeights: Sendable {
     public init(file: SafeTensorsFile, configuration c: BertConfiguration) throws {
         let prefix = file.info(named: "embeddings.word_embeddings.weight") == nil && file.info(named: "bert.embeddings.word_embeddings.weight") != nil
             ? "bert." : ""
-        func values(_ name: String, _ shape: [Int]) throws -> [Float] {
-            try file.tensor(named: prefix + name, shape: shape).data
+        func load(_ name: String, _ shape: [Int]) throws -> FloatBuffer {
+            try FloatBuffer(count: Tensor.elementCount(shape)) { try file.read(named: prefix + name, shape: shape, into: $0) }
         }
-        func load(_ name: String, _ shape: [Int]) throws -> FloatBuffer { FloatBuffer(try values(name, shape)) }
+        /// Rows of several [n, …] tensors stacked into one buffer (the fused QKV projection).
+        func stacked(_ names: [String], _ shape: [Int]) throws -> FloatBuffer {
+            let part = Tensor.elementCount(shape)
+            return try FloatBuffer(count: part * names.count) { out in
+                for (index, name) in names.enumerated() {
+                    try file.read(named: prefix + name, shape: shape, into: UnsafeMutableBufferPointer(rebasing: out[(index * part)..<((index + 1) * part)]))
+                }
+            }
+        }
         let h = c.hiddenSize, i = c.intermediateSize
         wordEmbeddings = try load("embeddings.word_embeddings.weight", [c.vocabularySize, h])
         positionEmbeddings = try load("embeddings.position_embeddings.weight", [c.maxPositions, h])
@@ -46,8 +54,8 @@ public struct BertWeights: Sendable {
             let p = "encoder.layer.\(index)."
             let attention = p + "attention.self."
             return Layer(
-                qkvWeight: FloatBuffer(try ["query", "key", "value"].flatMap { try values(attention + $0 + ".weight", [h, h]) }),
-                qkvBias: FloatBuffer(try ["query", "key", "value"].flatMap { try values(attention + $0 + ".bias", [h]) }),
+                qkvWeight: try stacked(["query", "key", "value"].map { attention + $0 + ".weight" }, [h, h]),
+                qkvBias: try stacked(["query", "key", "value"].map { attention + $0 + ".bias" }, [h]),
                 attentionOutWeight: try load(p + "attention.output.dense.weight", [h, h]),
                 attentionOutBias: try load(p + "attention.output.dense.bias", [h]),
                 attentionNormWeight: try load(p + "attention.output.LayerNorm.weight", [h]),

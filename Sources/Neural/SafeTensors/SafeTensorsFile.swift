@@ -90,12 +90,31 @@ public final class SafeTensorsFile: @unchecked Sendable {
         return Tensor(shape: entry.shape, data: values)
     }
 
-    /// The tensor `name`, which must have exactly `shape`; the error names both shapes.
-    public func tensor(named name: String, shape: [Int]) throws -> Tensor {
+    /// Decodes tensor `name`, which must have exactly `shape`, into `out` (whose count must match); no
+    /// intermediate array, so loading a model holds each weight once.
+    public func read(named name: String, shape: [Int], into out: UnsafeMutableBufferPointer<Float>) throws {
+        let entry = try checkedEntry(name, shape: shape)
+        guard out.count == entry.count else {
+            throw SafeTensorsError("\(path): tensor '\(name)' has \(entry.count) values but the destination holds \(out.count)")
+        }
+        let bytes = UnsafeRawBufferPointer(start: mapping + dataStart + entry.byteRange.lowerBound, count: entry.byteRange.count)
+        SafeTensorsConversion.decode(bytes, dtype: entry.dtype, into: out)
+    }
+
+    private func checkedEntry(_ name: String, shape: [Int]) throws -> SafeTensorsTensorInfo {
         guard let entry = tensors[name] else { throw SafeTensorsError("\(path): no tensor named '\(name)'") }
         guard entry.shape == shape else {
             throw SafeTensorsError("\(path): tensor '\(name)' has shape \(entry.shape), expected \(shape)")
         }
+        guard entry.dtype.convertsToFloat else {
+            throw SafeTensorsError("\(path): tensor '\(name)' has dtype \(entry.dtype.rawValue); only F32, F16 and BF16 are supported")
+        }
+        return entry
+    }
+
+    /// The tensor `name`, which must have exactly `shape`; the error names both shapes.
+    public func tensor(named name: String, shape: [Int]) throws -> Tensor {
+        _ = try checkedEntry(name, shape: shape)
         return try tensor(named: name)
     }
 

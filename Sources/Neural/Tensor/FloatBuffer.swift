@@ -17,6 +17,19 @@ public final class FloatBuffer: @unchecked Sendable {
         count = values.count
     }
 
+    /// A buffer of `count` elements filled by `initialize`, which must write every element.
+    public init(count: Int, initialize: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows {
+        let storage = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+        do {
+            try initialize(UnsafeMutableBufferPointer(start: storage, count: count))
+        } catch {
+            storage.deallocate()
+            throw error
+        }
+        pointer = UnsafePointer(storage)
+        self.count = count
+    }
+
     deinit { UnsafeMutablePointer(mutating: pointer).deallocate() }
 
     /// The values as an array (copies; for tests and export).
