@@ -37,4 +37,39 @@ struct EncoderKernelTests {
         v.withUnsafeMutableBufferPointer { Elementwise.l2Normalize($0.baseAddress!, count: 2) }
         #expect(abs(v[0] - 0.6) < 1e-6 && abs(v[1] - 0.8) < 1e-6)
     }
+
+    @Test func fastExpIsWithin3e7RelativeOfLibm() {
+        var worst: Double = 0
+        for i in -87_000...88_000 {
+            let x = Float(i) / 1000
+            let exact = exp(Double(x))
+            worst = max(worst, abs(Double(Elementwise.fastExp(x)) - exact) / exact)
+        }
+        #expect(worst < 3e-7, "worst relative error \(worst)")
+        #expect(Elementwise.fastExp(-1000) < 1e-37 && Elementwise.fastExp(0) == 1)
+    }
+
+    @Test func fusedKernelsEqualTheirParts() {
+        let rows = 3, cols = 5
+        let x0: [Float] = (0..<15).map { Float($0) * 0.3 - 2 }
+        let y: [Float] = (0..<15).map { Float(($0 * 7) % 11) * 0.2 - 1 }
+        let bias: [Float] = [0.1, -0.2, 0.3, 0, 0.5], gamma: [Float] = [1, 0.5, 2, 1, 1], beta: [Float] = [0, 0.1, 0, -0.1, 0]
+        var fused = x0, parts = x0
+        fused.withUnsafeMutableBufferPointer {
+            Elementwise.addBiasResidualLayerNorm($0.baseAddress!, y, rows: rows, cols: cols, bias: bias, gamma: gamma, beta: beta, epsilon: 1e-12)
+        }
+        parts.withUnsafeMutableBufferPointer { p in
+            Elementwise.add(p.baseAddress!, y, count: 15)
+            Elementwise.addBias(p.baseAddress!, rows: rows, cols: cols, bias: bias)
+            Elementwise.layerNorm(p.baseAddress!, rows: rows, cols: cols, gamma: gamma, beta: beta, epsilon: 1e-12)
+        }
+        for (a, b) in zip(fused, parts) { #expect(abs(a - b) < 1e-5) }
+        var geluFused = x0, geluParts = x0
+        geluFused.withUnsafeMutableBufferPointer { Elementwise.addBiasGelu($0.baseAddress!, rows: rows, cols: cols, bias: bias) }
+        geluParts.withUnsafeMutableBufferPointer { p in
+            Elementwise.addBias(p.baseAddress!, rows: rows, cols: cols, bias: bias)
+            Elementwise.gelu(p.baseAddress!, count: 15)
+        }
+        #expect(geluFused == geluParts)
+    }
 }

@@ -92,21 +92,18 @@ public struct BertEncoder: Sendable {
         // x = LayerNorm(x + context · Woᵀ + b)
         BLAS.sgemm(transB: true, m: t, n: h, k: h, a: s.context, lda: h, b: layer.attentionOutWeight.pointer, ldb: h,
                    c: s.projected, ldc: h)
-        Elementwise.addBias(s.projected, rows: t, cols: h, bias: layer.attentionOutBias.pointer)
-        Elementwise.add(x, s.projected, count: t * h)
-        Elementwise.layerNorm(x, rows: t, cols: h, gamma: layer.attentionNormWeight.pointer, beta: layer.attentionNormBias.pointer,
-                              epsilon: c.layerNormEpsilon)
+        Elementwise.addBiasResidualLayerNorm(x, s.projected, rows: t, cols: h, bias: layer.attentionOutBias.pointer,
+                                             gamma: layer.attentionNormWeight.pointer, beta: layer.attentionNormBias.pointer,
+                                             epsilon: c.layerNormEpsilon)
         // x = LayerNorm(x + GELU(x · W1ᵀ + b1) · W2ᵀ + b2)
         BLAS.sgemm(transB: true, m: t, n: inner, k: h, a: x, lda: h, b: layer.intermediateWeight.pointer, ldb: h,
                    c: s.intermediate, ldc: inner)
-        Elementwise.addBias(s.intermediate, rows: t, cols: inner, bias: layer.intermediateBias.pointer)
-        Elementwise.gelu(s.intermediate, count: t * inner)
+        Elementwise.addBiasGelu(s.intermediate, rows: t, cols: inner, bias: layer.intermediateBias.pointer)
         BLAS.sgemm(transB: true, m: t, n: h, k: inner, a: s.intermediate, lda: inner, b: layer.outputWeight.pointer, ldb: inner,
                    c: s.projected, ldc: h)
-        Elementwise.addBias(s.projected, rows: t, cols: h, bias: layer.outputBias.pointer)
-        Elementwise.add(x, s.projected, count: t * h)
-        Elementwise.layerNorm(x, rows: t, cols: h, gamma: layer.outputNormWeight.pointer, beta: layer.outputNormBias.pointer,
-                              epsilon: c.layerNormEpsilon)
+        Elementwise.addBiasResidualLayerNorm(x, s.projected, rows: t, cols: h, bias: layer.outputBias.pointer,
+                                             gamma: layer.outputNormWeight.pointer, beta: layer.outputNormBias.pointer,
+                                             epsilon: c.layerNormEpsilon)
     }
 
     /// Scaled dot-product attention per sequence and head; Q, K, V are read in place from qkv (stride 3H).

@@ -63,7 +63,8 @@ struct BenchEmbedCommand: ParsableCommand {
         let twin = BenchEmbedFigures(sentencesPerSecond: median(rates), singleLatencyMs: median(latencies), peakRSSMiB: peakRSSMiB())
 
         print("twin bench embed: \(options.model), \(texts.count) sentences (mean \(String(format: "%.1f", averageTokens)) tokens), "
-              + "batch \(batch), \(options.threads) threads, median of \(repeats) passes; load \(String(format: "%.2f", loadTime.seconds)) s")
+              + "batch \(batch), \(BLAS.threads) threads (OpenBLAS \(BLAS.coreName)), median of \(repeats) passes; "
+              + "load \(String(format: "%.2f", loadTime.seconds)) s")
         let peer = noPeer ? nil : try runPeer()
         let rows: [(String, Double, Double?, String)] = [
             ("sentences/s at batch \(batch)", twin.sentencesPerSecond, peer?.sentencesPerSecond, "higher is better"),
@@ -112,7 +113,11 @@ struct BenchEmbedCommand: ParsableCommand {
 
     private func peakRSSMiB() -> Double {
         var usage = rusage()
+        #if canImport(Glibc)
         getrusage(RUSAGE_SELF.rawValue, &usage)
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        #endif
         return Double(usage.ru_maxrss) / 1024  // kilobytes on Linux
     }
 }
