@@ -27,20 +27,28 @@ public enum Elementwise {
         _ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int,
         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, epsilon: Float
     ) {
-        let inverseCount = 1 / Float(cols)
         for r in 0..<rows {
             let row = x + r &* cols
             var sum: Float = 0
             for c in 0..<cols { sum = Relaxed.sum(sum, row[c]) }
-            let mean = sum * inverseCount
-            var squares: Float = 0
-            for c in 0..<cols {
-                let d = row[c] - mean
-                squares = Relaxed.multiplyAdd(d, d, squares)
-            }
-            let scale = 1 / (squares * inverseCount + epsilon).squareRoot()
-            for c in 0..<cols { row[c] = (row[c] - mean) * scale * gamma[c] + beta[c] }
+            normalizeRow(row, cols: cols, sum: sum, gamma: gamma, beta: beta, epsilon: epsilon)
         }
+    }
+
+    /// The second half of LayerNorm for one row whose element sum is known: variance, then scale and shift.
+    @inline(__always)
+    static func normalizeRow(
+        _ row: UnsafeMutablePointer<Float>, cols: Int, sum: Float, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, epsilon: Float
+    ) {
+        let inverseCount = 1 / Float(cols)
+        let mean = sum * inverseCount
+        var squares: Float = 0
+        for c in 0..<cols {
+            let d = row[c] - mean
+            squares = Relaxed.multiplyAdd(d, d, squares)
+        }
+        let scale = 1 / (squares * inverseCount + epsilon).squareRoot()
+        for c in 0..<cols { row[c] = (row[c] - mean) * scale * gamma[c] + beta[c] }
     }
 
     /// In-place exact GELU, x · Φ(x) = x/2 · (1 + erf(x/√2)), as BERT's `hidden_act: gelu`.
@@ -133,7 +141,6 @@ public enum Elementwise {
         _ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>,
         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, epsilon: Float
     ) {
-        let inverseCount = 1 / Float(cols)
         for r in 0..<rows {
             let row = x + r &* cols, other = y + r &* cols
             var sum: Float = 0
@@ -142,14 +149,7 @@ public enum Elementwise {
                 row[c] = v
                 sum = Relaxed.sum(sum, v)
             }
-            let mean = sum * inverseCount
-            var squares: Float = 0
-            for c in 0..<cols {
-                let d = row[c] - mean
-                squares = Relaxed.multiplyAdd(d, d, squares)
-            }
-            let scale = 1 / (squares * inverseCount + epsilon).squareRoot()
-            for c in 0..<cols { row[c] = (row[c] - mean) * scale * gamma[c] + beta[c] }
+            normalizeRow(row, cols: cols, sum: sum, gamma: gamma, beta: beta, epsilon: epsilon)
         }
     }
 

@@ -22,6 +22,16 @@ struct EncoderOptions: ParsableArguments {
     }
 }
 
+/// The texts a local encoder tool works on (at least one).
+struct EncoderTexts: ParsableArguments {
+    @Argument(help: "Texts (invalid UTF-8 is replaced, not fatal).")
+    var texts: [String]
+
+    func validate() throws {
+        guard !texts.isEmpty else { throw ValidationError("give at least one TEXT") }
+    }
+}
+
 /// `twin embed TEXT...`: sentence embeddings computed in-process (no queue).
 struct EmbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,16 +42,11 @@ struct EmbedCommand: ParsableCommand {
     @Flag(help: "Print {\"model\", \"dimension\", \"embeddings\"} as JSON.")
     var json = false
 
-    @Argument(help: "Texts to embed.")
-    var texts: [String]
-
-    func validate() throws {
-        guard !texts.isEmpty else { throw ValidationError("give at least one TEXT") }
-    }
+    @OptionGroup var input: EncoderTexts
 
     func run() throws {
         let encoder = try options.load()
-        let embeddings = try encoder.embed(texts)
+        let embeddings = try encoder.embed(input.texts)
         if json {
             print(EmbeddingOutput.json(model: options.model, dimension: encoder.dimension, embeddings: embeddings))
         } else {
@@ -60,16 +65,11 @@ struct SimilarityCommand: ParsableCommand {
     @Flag(help: "Print {\"model\", \"similarities\"} as JSON.")
     var json = false
 
-    @Argument(help: "Texts to compare.")
-    var texts: [String]
-
-    func validate() throws {
-        guard !texts.isEmpty else { throw ValidationError("give at least one TEXT") }
-    }
+    @OptionGroup var input: EncoderTexts
 
     func run() throws {
         let encoder = try options.load()
-        let embeddings = try encoder.embed(texts)
+        let embeddings = try encoder.embed(input.texts)
         let matrix = embeddings.map { a in embeddings.map { b in SentenceEncoder.cosine(a, b) } }
         if json {
             print(EmbeddingOutput.json(model: options.model, similarities: matrix))
