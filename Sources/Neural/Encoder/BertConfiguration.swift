@@ -2,13 +2,21 @@ import Foundation
 
 /// The BERT hyper-parameters Neural needs, read from a Hugging Face `config.json`.
 public struct BertConfiguration: Sendable, Equatable, Decodable {
+    /// Width of every token vector (`hidden_size`).
     public var hiddenSize: Int
+    /// Transformer layers (`num_hidden_layers`).
     public var layerCount: Int
+    /// Attention heads per layer (`num_attention_heads`).
     public var headCount: Int
+    /// Feed-forward width (`intermediate_size`).
     public var intermediateSize: Int
+    /// Rows of the token embedding (`vocab_size`).
     public var vocabularySize: Int
+    /// Longest sequence the position embedding covers.
     public var maxPositions: Int
+    /// Segment types (`type_vocab_size`).
     public var typeVocabularySize: Int
+    /// LayerNorm epsilon (`layer_norm_eps`).
     public var layerNormEpsilon: Float
     /// Activation of the feed-forward block; only the exact `gelu` is supported.
     public var hiddenActivation: String

@@ -4,7 +4,9 @@
 /// feed-forward block are single sgemms over all T rows; only attention runs per sequence and head, at
 /// each sequence's own length.
 public struct BertEncoder: Sendable {
+    /// The model's dimensions.
     public let configuration: BertConfiguration
+    /// The loaded weights (shared, read-only).
     public let weights: BertWeights
 
     /// An encoder over loaded weights.

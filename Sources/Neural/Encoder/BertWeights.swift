@@ -5,25 +5,43 @@
 public struct BertWeights: Sendable {
     /// One transformer layer. `Linear` weights are `[out, in]`, as PyTorch stores them.
     public struct Layer: Sendable {
-        public var qkvWeight: FloatBuffer        // [3H, H]
-        public var qkvBias: FloatBuffer          // [3H]
-        public var attentionOutWeight: FloatBuffer // [H, H]
-        public var attentionOutBias: FloatBuffer   // [H]
-        public var attentionNormWeight: FloatBuffer // [H]
-        public var attentionNormBias: FloatBuffer   // [H]
-        public var intermediateWeight: FloatBuffer // [I, H]
-        public var intermediateBias: FloatBuffer   // [I]
-        public var outputWeight: FloatBuffer       // [H, I]
-        public var outputBias: FloatBuffer         // [H]
-        public var outputNormWeight: FloatBuffer   // [H]
-        public var outputNormBias: FloatBuffer     // [H]
+        /// Query, key and value projections stacked, [3H, H].
+        public var qkvWeight: FloatBuffer
+        /// Their biases, [3H].
+        public var qkvBias: FloatBuffer
+        /// Attention output projection, [H, H].
+        public var attentionOutWeight: FloatBuffer
+        /// Its bias, [H].
+        public var attentionOutBias: FloatBuffer
+        /// LayerNorm after attention: scale, [H].
+        public var attentionNormWeight: FloatBuffer
+        /// LayerNorm after attention: shift, [H].
+        public var attentionNormBias: FloatBuffer
+        /// Feed-forward up projection, [I, H].
+        public var intermediateWeight: FloatBuffer
+        /// Its bias, [I].
+        public var intermediateBias: FloatBuffer
+        /// Feed-forward down projection, [H, I].
+        public var outputWeight: FloatBuffer
+        /// Its bias, [H].
+        public var outputBias: FloatBuffer
+        /// LayerNorm after the feed-forward block: scale, [H].
+        public var outputNormWeight: FloatBuffer
+        /// LayerNorm after the feed-forward block: shift, [H].
+        public var outputNormBias: FloatBuffer
     }
 
-    public var wordEmbeddings: FloatBuffer      // [V, H]
-    public var positionEmbeddings: FloatBuffer  // [P, H]
-    public var tokenTypeEmbeddings: FloatBuffer // [T, H]
-    public var embeddingNormWeight: FloatBuffer // [H]
-    public var embeddingNormBias: FloatBuffer   // [H]
+    /// Token embeddings, [V, H].
+    public var wordEmbeddings: FloatBuffer
+    /// Absolute position embeddings, [P, H].
+    public var positionEmbeddings: FloatBuffer
+    /// Segment embeddings, [types, H].
+    public var tokenTypeEmbeddings: FloatBuffer
+    /// LayerNorm of the embeddings: scale, [H].
+    public var embeddingNormWeight: FloatBuffer
+    /// LayerNorm of the embeddings: shift, [H].
+    public var embeddingNormBias: FloatBuffer
+    /// The transformer layers, first to last.
     public var layers: [Layer]
 
     /// Loads every tensor of a Hugging Face `BertModel` checkpoint, checking each shape against `configuration`.

@@ -18,9 +18,13 @@ public struct WordPieceTokenizer: Sendable {
     /// Words longer than this many characters become `[UNK]` without being split.
     public let maxCharactersPerWord = 100
 
+    /// Id of `[CLS]`, which starts every sequence.
     public let clsId: Int32
+    /// Id of `[SEP]`, which ends every sequence.
     public let sepId: Int32
+    /// Id of `[PAD]`, used by batch padding.
     public let padId: Int32
+    /// Id of `[UNK]`, for words with no vocabulary split.
     public let unkId: Int32
     /// Special tokens matched verbatim in the input, longest first.
     private let specials: [(scalars: [Unicode.Scalar], id: Int32)]
