@@ -47,6 +47,12 @@ struct EncoderLoadingTests {
             expectLoadError(directory, containing: "expected [30522, 384]")
             try SafeTensorsWriter.write([(name: "other", shape: [1], values: [1])], to: directory + "/model.safetensors")
             expectLoadError(directory, containing: "no tensor named 'embeddings.word_embeddings.weight'")
+            // An integer tensor where floats are expected: the header is valid, the dtype is not usable.
+            let header = Array(#"{"embeddings.word_embeddings.weight":{"dtype":"I64","shape":[2],"data_offsets":[0,16]}}"#.utf8)
+            var bytes: [UInt8] = []
+            withUnsafeBytes(of: UInt64(header.count).littleEndian) { bytes.append(contentsOf: $0) }
+            try Data(bytes + header + [UInt8](repeating: 0, count: 16)).write(to: URL(fileURLWithPath: directory + "/model.safetensors"))
+            expectLoadError(directory, containing: "dtype I64")
         }
     }
 

@@ -103,11 +103,11 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
     private func checkedEntry(_ name: String, shape: [Int]) throws -> SafeTensorsTensorInfo {
         guard let entry = tensors[name] else { throw SafeTensorsError("\(path): no tensor named '\(name)'") }
-        guard entry.shape == shape else {
-            throw SafeTensorsError("\(path): tensor '\(name)' has shape \(entry.shape), expected \(shape)")
-        }
         guard entry.dtype.convertsToFloat else {
             throw SafeTensorsError("\(path): tensor '\(name)' has dtype \(entry.dtype.rawValue); only F32, F16 and BF16 are supported")
+        }
+        guard entry.shape == shape else {
+            throw SafeTensorsError("\(path): tensor '\(name)' has shape \(entry.shape), expected \(shape)")
         }
         return entry
     }
