@@ -4,7 +4,9 @@ import Foundation
 ///
 /// Loads `config.json`, `model.safetensors`, `vocab.txt` and the sentence-transformers files
 /// (`modules.json`, `sentence_bert_config.json`, `1_Pooling/config.json`). Weights stay in memory; every
-/// call reuses them.
+/// call reuses them. Each call allocates its own work buffers, so calls from several threads are memory-safe;
+/// but OpenBLAS should then run with 1 thread (see `BLAS`), and `embed` is blocking CPU work that belongs
+/// off the cooperative pool.
 public final class SentenceEncoder: Sendable {
     /// Files a model folder must contain.
     public static let requiredFiles = ["config.json", "model.safetensors", "vocab.txt"]
@@ -26,7 +28,6 @@ public final class SentenceEncoder: Sendable {
         for file in Self.requiredFiles where !FileManager.default.fileExists(atPath: directory + "/" + file) {
             throw EncoderError("\(directory): missing \(file)")
         }
-        BLAS.useBestKernels()
         let files = try SentenceEncoderFiles(directory: directory)
         let configuration = try BertConfiguration(path: directory + "/config.json")
         let weights: BertWeights

@@ -10,8 +10,11 @@ extension BLAS {
     /// Debian's OpenBLAS 0.3.21 does not recognise some virtualised Xeons ("Intel(R) Xeon(R) Processor") and
     /// falls back to Prescott kernels, which made sgemm ~4x slower here. `OPENBLAS_CORETYPE` fixes that but is
     /// read only when the library loads, before `main`; so, unless the user set it, we set it from the CPU
-    /// flags and re-run OpenBLAS's own dynamic-architecture initialisation. Call before any BLAS work;
-    /// idempotent; a no-op where the library is not a dynamic-architecture build. Returns the core in use.
+    /// flags and re-run OpenBLAS's own dynamic-architecture initialisation. Idempotent; a no-op where the
+    /// library is not a dynamic-architecture build. Returns the core in use.
+    ///
+    /// Call it once at process start-up, like `setThreads`, while no other thread can be inside a BLAS call:
+    /// the kernel table is swapped, and a concurrent sgemm could see it half-replaced.
     @discardableResult
     public static func useBestKernels() -> String { kernelSelection }
 

@@ -15,8 +15,10 @@ struct EncoderOptions: ParsableArguments {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
     }
 
-    /// Loads the model once (weights stay in memory for the whole command).
+    /// Picks the BLAS kernels and threads (process start-up: no BLAS call has run yet), then loads the model
+    /// once; the weights stay in memory for the whole command.
     func load() throws -> SentenceEncoder {
+        BLAS.useBestKernels()
         BLAS.setThreads(threads)
         return try EncoderModels.load(named: model, configuration: TwinConfiguration.load())
     }
