@@ -49,6 +49,20 @@ struct EncoderTests {
         }
     }
 
+    /// Sharding a batch across threads changes nothing in the results.
+    @Test func parallelShardsEqualSerial() throws {
+        let encoder = try Self.model.get()
+        let texts = (0..<11).map { "sentence number \($0) " + String(repeating: "word ", count: $0 * 3) }
+        let serial = try encoder.embed(texts, batchSize: 8)
+        let parallel = try encoder.embed(texts, batchSize: 8, parallelism: 3)
+        for (a, b) in zip(serial, parallel) {
+            for (x, y) in zip(a, b) { #expect(abs(x - y) < 1e-5) }
+        }
+        #expect(SentenceEncoder.shards(lengths: [10, 10, 10, 10], count: 2) == [0..<2, 2..<4])
+        #expect(SentenceEncoder.shards(lengths: [30, 5, 5], count: 2) == [0..<1, 1..<3])
+        #expect(SentenceEncoder.shards(lengths: [7], count: 4) == [0..<1])
+    }
+
     @Test func forwardRejectsBadTokensAndLengths() throws {
         let encoder = try Self.model.get().encoder
         #expect(throws: EncoderError.self) { try encoder.forward(tokens: [101, 999_999, 102], lengths: [3]) }

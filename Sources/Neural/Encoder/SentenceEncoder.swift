@@ -53,24 +53,61 @@ public final class SentenceEncoder: Sendable {
         lowercaseInput = files.lowercaseInput
     }
 
-    /// One embedding per text, in order. Texts are processed `batchSize` at a time, packed without padding.
-    public func embed(_ texts: [String], batchSize: Int = 32) throws -> [[Float]] {
-        try embed(tokenized: texts.map { tokenizer.encode(lowercaseInput ? $0.lowercased() : $0) }, batchSize: batchSize)
+    /// One embedding per text, in order. Texts are processed `batchSize` at a time, packed without padding;
+    /// with `parallelism` > 1 each batch is split into that many shards of similar token counts, encoded on
+    /// separate threads (OpenBLAS should then use 1 thread: see `BLAS.setThreads`).
+    public func embed(_ texts: [String], batchSize: Int = 32, parallelism: Int = 1) throws -> [[Float]] {
+        try embed(tokenized: texts.map { tokenizer.encode(lowercaseInput ? $0.lowercased() : $0) },
+                  batchSize: batchSize, parallelism: parallelism)
     }
 
     /// One embedding per token sequence (each starting with `[CLS]` and ending with `[SEP]`).
-    public func embed(tokenized sequences: [[Int32]], batchSize: Int = 32) throws -> [[Float]] {
+    public func embed(tokenized sequences: [[Int32]], batchSize: Int = 32, parallelism: Int = 1) throws -> [[Float]] {
         var result: [[Float]] = []
         result.reserveCapacity(sequences.count)
         var start = 0
         while start < sequences.count {
-            let batch = sequences[start..<min(start + max(1, batchSize), sequences.count)]
-            let lengths = batch.map(\.count)
-            let hidden = try encoder.forward(tokens: batch.flatMap { $0 }, lengths: lengths)
-            result += pool(hidden, lengths: lengths)
+            let batch = Array(sequences[start..<min(start + max(1, batchSize), sequences.count)])
+            result += try embedBatch(batch, parallelism: max(1, parallelism))
             start += batch.count
         }
         return result
+    }
+
+    private func embedBatch(_ batch: [[Int32]], parallelism: Int) throws -> [[Float]] {
+        let shards = Self.shards(lengths: batch.map(\.count), count: parallelism)
+        if shards.count == 1 { return try encodeShard(batch[...]) }
+        // nonisolated(unsafe): each shard writes only its own slot, and concurrentPerform returns after all finished.
+        nonisolated(unsafe) let slots = UnsafeMutableBufferPointer<Result<[[Float]], Error>?>.allocate(capacity: shards.count)
+        slots.initialize(repeating: nil)
+        defer { slots.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: shards.count) { index in
+            slots[index] = Result { try encodeShard(batch[shards[index]]) }
+        }
+        return try slots.flatMap { try $0!.get() }
+    }
+
+    private func encodeShard(_ shard: ArraySlice<[Int32]>) throws -> [[Float]] {
+        let lengths = shard.map(\.count)
+        return pool(try encoder.forward(tokens: shard.flatMap { $0 }, lengths: lengths), lengths: lengths)
+    }
+
+    /// Splits sequence indices into at most `count` contiguous ranges of roughly equal token totals.
+    static func shards(lengths: [Int], count: Int) -> [Range<Int>] {
+        let total = lengths.reduce(0, +)
+        guard count > 1, lengths.count > 1, total > 0 else { return [0..<lengths.count] }
+        var ranges: [Range<Int>] = []
+        var start = 0, accumulated = 0
+        for (index, length) in lengths.enumerated() {
+            accumulated += length
+            let target = total * (ranges.count + 1) / count
+            if accumulated >= target && ranges.count < count - 1 && index + 1 < lengths.count {
+                ranges.append(start..<(index + 1))
+                start = index + 1
+            }
+        }
+        ranges.append(start..<lengths.count)
+        return ranges
     }
 
     /// Pools each sequence's rows of `hidden` [T × H] into one vector and normalises it when the model says so.

@@ -47,23 +47,23 @@ struct BenchEmbedCommand: ParsableCommand {
         let loadTime = ContinuousClock.now - loadStart
         let averageTokens = Double(texts.reduce(0) { $0 + encoder.tokenizer.encode($1).count }) / Double(texts.count)
 
-        _ = try encoder.embed(Array(texts.prefix(batch)), batchSize: batch)  // warm-up
+        _ = try encoder.embed(Array(texts.prefix(batch)), batchSize: batch, parallelism: options.threads)  // warm-up
         var rates: [Double] = []
         for _ in 0..<repeats {
             let start = ContinuousClock.now
-            _ = try encoder.embed(texts, batchSize: batch)
+            _ = try encoder.embed(texts, batchSize: batch, parallelism: options.threads)
             rates.append(Double(texts.count) / (ContinuousClock.now - start).seconds)
         }
         var latencies: [Double] = []
         for text in texts.prefix(latencySamples) {
             let start = ContinuousClock.now
-            _ = try encoder.embed([text])
+            _ = try encoder.embed([text], parallelism: options.threads)
             latencies.append((ContinuousClock.now - start).seconds * 1000)
         }
         let twin = BenchEmbedFigures(sentencesPerSecond: median(rates), singleLatencyMs: median(latencies), peakRSSMiB: peakRSSMiB())
 
         print("twin bench embed: \(options.model), \(texts.count) sentences (mean \(String(format: "%.1f", averageTokens)) tokens), "
-              + "batch \(batch), \(BLAS.threads) threads (OpenBLAS \(BLAS.coreName)), median of \(repeats) passes; "
+              + "batch \(batch), \(options.threads) threads (shards × 1 OpenBLAS \(BLAS.coreName) thread), median of \(repeats) passes; "
               + "load \(String(format: "%.2f", loadTime.seconds)) s")
         let peer = noPeer ? nil : try runPeer()
         let rows: [(String, Double, Double?, String)] = [

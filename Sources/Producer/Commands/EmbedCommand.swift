@@ -8,7 +8,7 @@ struct EncoderOptions: ParsableArguments {
     @Option(help: "Encoder model folder under TWIN_MODELS_DIR.")
     var model = EncoderModels.defaultName
 
-    @Option(help: "OpenBLAS threads.")
+    @Option(help: "Threads: a batch is split into this many shards encoded at once, each with single-threaded OpenBLAS.")
     var threads = 2
 
     func validate() throws {
@@ -19,7 +19,9 @@ struct EncoderOptions: ParsableArguments {
     /// once; the weights stay in memory for the whole command.
     func load() throws -> SentenceEncoder {
         BLAS.useBestKernels()
-        BLAS.setThreads(threads)
+        // Parallelism comes from sharding batches across threads; OpenBLAS threads inside each call would
+        // compete with them (and spin-wait badly on a busy machine), so each sgemm runs on its caller's thread.
+        BLAS.setThreads(1)
         return try EncoderModels.load(named: model, configuration: TwinConfiguration.load())
     }
 }
@@ -48,7 +50,7 @@ struct EmbedCommand: ParsableCommand {
 
     func run() throws {
         let encoder = try options.load()
-        let embeddings = try encoder.embed(input.texts)
+        let embeddings = try encoder.embed(input.texts, parallelism: options.threads)
         if json {
             print(EmbeddingOutput.json(model: options.model, dimension: encoder.dimension, embeddings: embeddings))
         } else {
@@ -71,7 +73,7 @@ struct SimilarityCommand: ParsableCommand {
 
     func run() throws {
         let encoder = try options.load()
-        let embeddings = try encoder.embed(input.texts)
+        let embeddings = try encoder.embed(input.texts, parallelism: options.threads)
         let matrix = embeddings.map { a in embeddings.map { b in SentenceEncoder.cosine(a, b) } }
         if json {
             print(EmbeddingOutput.json(model: options.model, similarities: matrix))
