@@ -3,7 +3,7 @@ import Core
 import Foundation
 import Neural
 
-/// Options shared by the local encoder tools: which model, how many BLAS threads.
+/// Options shared by the local encoder tools: which model, how many threads.
 struct EncoderOptions: ParsableArguments {
     @Option(help: "Encoder model folder under TWIN_MODELS_DIR.")
     var model = EncoderModels.defaultName
