@@ -28,6 +28,8 @@ struct Twin: AsyncParsableCommand {
             MigrateCommand.self, BenchCommand.self,
             ExtractCommand.self,
             VersionCommand.self,
+            EmbedCommand.self,
+            SimilarityCommand.self,
         ]
     )
 }
