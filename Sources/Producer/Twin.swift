@@ -38,7 +38,7 @@ struct Twin: AsyncParsableCommand {
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks (results: docs/BENCHMARKS.md).",
-        subcommands: [BenchQueueCommand.self, BenchPipelineCommand.self, BenchExtractCommand.self])
+        subcommands: [BenchQueueCommand.self, BenchPipelineCommand.self, BenchExtractCommand.self, BenchEmbedCommand.self])
 }
 
 struct VersionCommand: ParsableCommand {

@@ -130,10 +130,3 @@ struct BenchEmbedFigures {
     var description = "twin"
 }
 
-extension Duration {
-    /// The duration in seconds, as a Double.
-    fileprivate var seconds: Double {
-        let (s, attoseconds) = components
-        return Double(s) + Double(attoseconds) / 1e18
-    }
-}
