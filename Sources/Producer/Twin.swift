@@ -9,6 +9,7 @@ struct Twin: AsyncParsableCommand {
         abstract: "Twin: an asynchronous job-queue platform for building an LLM twin.",
         subcommands: [
             VersionCommand.self,
+            GenerateCommand.self,
         ]
     )
 }
