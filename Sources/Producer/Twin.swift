@@ -10,6 +10,7 @@ struct Twin: AsyncParsableCommand {
         subcommands: [
             VersionCommand.self,
             GenerateCommand.self,
+            BenchCommand.self,
         ]
     )
 }
@@ -17,4 +18,11 @@ struct Twin: AsyncParsableCommand {
 struct VersionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "version", abstract: "Print the version.")
     func run() { print(TwinVersion.current) }
+}
+
+/// `twin bench …` (on main this group also holds the queue, pipeline and extract benchmarks).
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Benchmarks (results: docs/BENCHMARKS.md).",
+        subcommands: [BenchGenerateCommand.self])
 }
