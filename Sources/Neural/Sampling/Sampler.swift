@@ -31,25 +31,44 @@ public final class Sampler {
         }
     }
 
+    /// Constrained sampling looks at this many of the most likely tokens first (a full scan follows only
+    /// when none of them is allowed).
+    public static let constrainedWindow = 512
+
     /// The next token for `logits` (already penalised), restricted to ids for which `allowed` is true
-    /// when given (constrained decoding).
+    /// when given (constrained decoding); -1 when no token is allowed.
     public func sample(_ logits: UnsafeBufferPointer<Float>, allowed: ((Int) -> Bool)? = nil) -> Int {
         let pars = parameters
-        if pars.temperature == 0 {
+        candidates.removeAll(keepingCapacity: true)
+        if let allowed {
+            // Test tokens from the most likely down: checking a token against a grammar costs far more
+            // than comparing logits.
+            for i in 0..<logits.count where logits[i] > -Float.infinity { candidates.append((Int32(i), logits[i])) }
+            candidates.sort { $0.logit > $1.logit }
+            var kept = 0
+            for j in 0..<candidates.count {
+                if allowed(Int(candidates[j].id)) {
+                    if pars.temperature == 0 { return Int(candidates[j].id) }
+                    candidates[kept] = candidates[j]
+                    kept += 1
+                }
+                if j + 1 >= Self.constrainedWindow && kept > 0 { break }
+            }
+            candidates.removeSubrange(kept...)
+            guard !candidates.isEmpty else { return -1 }
+        } else if pars.temperature == 0 {
             var best = -1
             var bestValue = -Float.infinity
-            for i in 0..<logits.count where logits[i] > bestValue && (allowed?(i) ?? true) {
+            for i in 0..<logits.count where logits[i] > bestValue {
                 best = i
                 bestValue = logits[i]
             }
             return best
+        } else {
+            for i in 0..<logits.count where logits[i] > -Float.infinity { candidates.append((Int32(i), logits[i])) }
+            guard !candidates.isEmpty else { return -1 }
+            candidates.sort { $0.logit > $1.logit }
         }
-        candidates.removeAll(keepingCapacity: true)
-        for i in 0..<logits.count where logits[i] > -Float.infinity && (allowed?(i) ?? true) {
-            candidates.append((Int32(i), logits[i]))
-        }
-        guard !candidates.isEmpty else { return -1 }
-        candidates.sort { $0.logit > $1.logit }
         if pars.topK > 0 && candidates.count > pars.topK { candidates.removeSubrange(pars.topK...) }
         // Probabilities at temperature 1 decide the top-p and min-p cut, as llama.cpp's chain does before
         // its temperature step.

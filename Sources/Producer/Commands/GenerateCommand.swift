@@ -42,9 +42,6 @@ struct GenerateCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        guard jsonSchema == nil else {
-            throw TwinError.invalidInput("--json-schema: constrained decoding is not implemented yet")
-        }
         guard threads >= 1 else { throw TwinError.invalidInput("--threads must be ≥ 1, got \(threads)") }
         guard context >= 16 else { throw TwinError.invalidInput("--context must be ≥ 16, got \(context)") }
         var params = SamplingParameters()
@@ -71,9 +68,17 @@ struct GenerateCommand: ParsableCommand {
             if let system { messages.insert(ChatMessage(role: "system", content: system), at: 0) }
             tokens = try wrap { try generator.chatPrompt(messages) }
         }
+        var constraint: JSONSchemaConstraint?
+        if let jsonSchema {
+            guard let text = try? String(contentsOfFile: jsonSchema, encoding: .utf8) else {
+                throw TwinError.io("--json-schema: cannot read \(jsonSchema)")
+            }
+            let schema = try DecoderJSONSchema.parse(text)
+            constraint = try wrap { try JSONSchemaConstraint(schema: schema, tokenizer: llama.tokenizer) }
+        }
         let stream = !json
         let result = try wrap {
-            try generator.generate(prompt: tokens, parameters: params) { piece in
+            try generator.generate(prompt: tokens, parameters: params, constraint: constraint) { piece in
                 if stream {
                     FileHandle.standardOutput.write(Data(piece.utf8))
                 }
