@@ -147,4 +147,24 @@ struct DecoderTests {
         #expect(pieces.count > 1)
         #expect(pieces.joined() == direct.text)
     }
+
+    @Test func promptLookupEqualsPlainGreedy() throws {
+        let model = try model()
+        let generator = LlamaGenerator(model: model, contextLength: 512, threads: 2)
+        let passage = "The lighthouse keeper climbed the spiral stairs every evening at dusk, lit the great lamp, and watched the ships pass safely along the rocky coast."
+        let prompt = try generator.chatPrompt([ChatMessage(role: "user", content: "Repeat this sentence exactly: \(passage)")])
+        var params = SamplingParameters()
+        params.maxNewTokens = 48
+        let plain = try generator.generate(prompt: prompt, parameters: params)
+        let (fast, stats) = try generator.generateWithPromptLookup(prompt: prompt, parameters: params)
+        #expect(fast.tokens == plain.tokens)
+        #expect(fast.text == plain.text)
+        #expect(stats.accepted > 0, "no draft accepted: \(stats)")
+        #expect(stats.steps < fast.tokens.count)
+        #expect(throws: GenerationError.self) {
+            var sampled = params
+            sampled.temperature = 0.5
+            _ = try generator.generateWithPromptLookup(prompt: prompt, parameters: sampled)
+        }
+    }
 }

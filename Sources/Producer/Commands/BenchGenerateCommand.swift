@@ -82,6 +82,25 @@ struct BenchGenerateCommand: ParsableCommand {
             }
             batched.append(Double(steps * batch) / seconds(clock.now - t0))
         }
+        // Prompt-lookup speculative decoding on a prompt whose answer repeats it (greedy, same output).
+        let generator = LlamaGenerator(model: llama, contextLength: 1024, threads: threads)
+        let passage = "The lighthouse keeper climbed the spiral stairs every evening at dusk, lit the great lamp, "
+            + "and watched the ships pass safely along the rocky coast while the wind sang in the rigging."
+        let repeatPrompt = try generator.chatPrompt([ChatMessage(role: "user", content: "Repeat this text exactly: \(passage)")])
+        var greedy = SamplingParameters()
+        greedy.maxNewTokens = 96
+        var plainTPS: [Double] = [], lookupTPS: [Double] = []
+        var stats = SpeculationStats()
+        var identical = true
+        for _ in 0..<runs {
+            let plain = try generator.generate(prompt: repeatPrompt, parameters: greedy)
+            let (fast, s) = try generator.generateWithPromptLookup(prompt: repeatPrompt, parameters: greedy)
+            identical = identical && plain.tokens == fast.tokens
+            plainTPS.append(plain.tokensPerSecond)
+            lookupTPS.append(fast.tokensPerSecond)
+            stats = s
+        }
+
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let rssMB = Double(usage.ru_maxrss) / 1024
@@ -90,6 +109,9 @@ struct BenchGenerateCommand: ParsableCommand {
         print("twin bench generate — \(path), \(threads) threads, \(promptTokens)-token prompt, \(newTokens) new tokens, median of \(runs)")
         print(String(format: "twin       prefill %8.1f tok/s   decode %7.1f tok/s   batch×%d decode %7.1f tok/s (%.2f× single)   peak RSS %.0f MB",
                      ours.prefill, ours.decode, batch, ours.batched, ours.batched / ours.decode, rssMB))
+        print(String(format: "twin       prompt-lookup decode %.1f tok/s vs plain %.1f tok/s (%.2f×), %d/%d drafts accepted, output identical: %@",
+                     median(lookupTPS), median(plainTPS), median(lookupTPS) / median(plainTPS), stats.accepted, stats.drafted,
+                     identical ? "yes" : "NO"))
         guard !noPeer else { return }
         let python = peerPython ?? "Benchmarks/generate/.venv-generate/bin/python"
         guard FileManager.default.isExecutableFile(atPath: python) else {
