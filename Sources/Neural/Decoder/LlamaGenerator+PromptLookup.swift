@@ -6,6 +6,9 @@ public struct SpeculationStats: Sendable {
     public var accepted = 0
     /// Forward steps run after prefill.
     public var steps = 0
+
+    /// Empty statistics.
+    public init() {}
 }
 
 extension LlamaGenerator {
