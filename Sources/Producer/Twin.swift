@@ -30,6 +30,7 @@ struct Twin: AsyncParsableCommand {
             VersionCommand.self,
             EmbedCommand.self,
             SimilarityCommand.self,
+            GenerateCommand.self,
         ]
     )
 }
@@ -38,7 +39,8 @@ struct Twin: AsyncParsableCommand {
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks (results: docs/BENCHMARKS.md).",
-        subcommands: [BenchQueueCommand.self, BenchPipelineCommand.self, BenchExtractCommand.self, BenchEmbedCommand.self])
+        subcommands: [BenchQueueCommand.self, BenchPipelineCommand.self, BenchExtractCommand.self, BenchEmbedCommand.self,
+                      BenchGenerateCommand.self])
 }
 
 struct VersionCommand: ParsableCommand {

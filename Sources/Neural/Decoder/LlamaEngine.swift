@@ -1,0 +1,229 @@
+/// Runs the Llama forward pass over a batch of token rows, each row belonging to some sequence's KV cache.
+///
+/// A batch row is (cache, position, token). Rows of one sequence must be consecutive positions in order;
+/// rows of different sequences can be mixed (continuous batching). Large batches (prefill) go through
+/// dequantise + sgemm per weight matrix; small ones (decode) through the fused quantised product, which
+/// reads each weight block once for all rows and never makes an f32 copy of the weights.
+/// All scratch memory is allocated once here; a step allocates nothing.
+public final class LlamaEngine: @unchecked Sendable {
+    // @unchecked Sendable: one caller at a time (callers serialise steps); scratch is private.
+
+    /// The model this engine runs.
+    public let model: LlamaModel
+    /// Rows one step can take (prefill longer than this runs in chunks).
+    public let maxRows: Int
+    /// Threads for the quantised kernels and attention.
+    public let threads: Int
+    /// Batches of more rows than this use dequantise + sgemm.
+    public var sgemmThreshold = 16
+
+    let config: LlamaConfig
+    private let x, xn, q, k, v, att, proj, gate, up: UnsafeMutablePointer<Float>
+    private let weightScratch: UnsafeMutablePointer<Float>
+    private let activationScratch: UnsafeMutablePointer<Float>
+    private let scores: UnsafeMutablePointer<Float>
+    private let scoresStride: Int
+    private let actModel: QuantActivations
+    private let actFFN: QuantActivations
+    /// Logits of the rows that asked for them, [row][vocab].
+    public let logits: UnsafeMutablePointer<Float>
+    private let maxLogitRows: Int
+    private let maxContext: Int
+
+    /// An engine for `model` taking up to `maxRows` rows per step and attending over up to `maxContext`
+    /// positions; `threads` decoder threads.
+    public init(model: LlamaModel, maxRows: Int = 64, maxContext: Int = 2048, threads: Int = 2) {
+        self.model = model
+        let c = model.config
+        config = c
+        self.maxRows = maxRows
+        self.threads = max(1, threads)
+        self.maxContext = maxContext
+        let d = c.modelDim
+        x = .allocate(capacity: maxRows * d)
+        xn = .allocate(capacity: maxRows * max(d, c.ffnDim))
+        q = .allocate(capacity: maxRows * d)
+        k = .allocate(capacity: maxRows * c.kvDim)
+        v = .allocate(capacity: maxRows * c.kvDim)
+        att = .allocate(capacity: maxRows * d)
+        proj = .allocate(capacity: maxRows * d)
+        gate = .allocate(capacity: maxRows * c.ffnDim)
+        up = .allocate(capacity: maxRows * c.ffnDim)
+        weightScratch = .allocate(capacity: max(c.ffnDim * d, d * d))
+        activationScratch = .allocate(capacity: maxRows * max(d, c.ffnDim))
+        scoresStride = maxContext
+        scores = .allocate(capacity: maxRows * c.headCount * maxContext)
+        actModel = QuantActivations(columns: d, capacity: maxRows)
+        actFFN = QuantActivations(columns: c.ffnDim, capacity: maxRows)
+        maxLogitRows = maxRows
+        logits = .allocate(capacity: maxRows * c.vocabSize)
+    }
+
+    deinit {
+        for p in [x, xn, q, k, v, att, proj, gate, up, weightScratch, activationScratch, scores, logits] { p.deallocate() }
+    }
+
+    /// One row of a batch: the token at `position` of the sequence whose cache is `cache`.
+    public struct Row {
+        public var cache: LlamaKVCache
+        public var position: Int
+        public var token: Int
+        /// Whether to compute logits for this row (they land in `logits` in order of such rows).
+        public var wantsLogits: Bool
+
+        public init(cache: LlamaKVCache, position: Int, token: Int, wantsLogits: Bool) {
+            self.cache = cache
+            self.position = position
+            self.token = token
+            self.wantsLogits = wantsLogits
+        }
+    }
+
+    /// Logits of the `i`-th row that asked for them.
+    public func logits(ofRequest i: Int) -> UnsafeBufferPointer<Float> {
+        UnsafeBufferPointer(start: logits + i * config.vocabSize, count: config.vocabSize)
+    }
+
+    /// Runs the rows through the model, appends their keys/values to their caches and computes the
+    /// requested logits. Preconditions (checked by callers that face users): rows ≤ maxRows, each
+    /// position < its cache capacity and < maxContext, tokens inside the vocabulary.
+    public func step(_ rows: [Row]) {
+        let n = rows.count
+        precondition(n > 0 && n <= maxRows, "batch of \(n) rows, engine takes 1…\(maxRows)")
+        let c = config
+        let d = c.modelDim
+        for (i, row) in rows.enumerated() {
+            precondition(row.position < row.cache.capacity && row.position < maxContext, "position past the context")
+            precondition(row.token >= 0 && row.token < c.vocabSize, "token outside the vocabulary")
+            try! model.weights.tokenEmbedding.dequantizeRows(row.token..<(row.token + 1), into: x + i * d)
+        }
+        for layer in 0..<c.layerCount {
+            forwardLayer(layer, rows)
+        }
+        for row in rows { row.cache.count = max(row.cache.count, row.position + 1) }
+
+        // Final norm and output projection for the rows that want logits.
+        var m = 0
+        for (i, row) in rows.enumerated() where row.wantsLogits {
+            DecoderKernels.rmsNorm(x + i * d, model.weights.outputNorm, xn + m * d, n: d, epsilon: c.rmsEpsilon)
+            m += 1
+        }
+        guard m > 0 else { return }
+        actModel.quantize(xn, rows: m)
+        let output = model.weights.output
+        let act = actModel, out = logits, vocab = c.vocabSize
+        DecoderParallel.forChunks(vocab, threads: threads, minimumPerThread: 256) { range in
+            QuantMatMul.multiply(output, act, rowRange: range, into: out, ldy: vocab)
+        }
+    }
+
+    /// y[n, out] = x[n, in] · Wᵀ for a quantised W [out, in].
+    private func linear(_ w: GGUFTensor, _ input: UnsafeMutablePointer<Float>, _ act: QuantActivations, rows n: Int, into y: UnsafeMutablePointer<Float>) {
+        let outDim = w.rows, inDim = w.columns
+        if n > sgemmThreshold {
+            let scratch = weightScratch
+            DecoderParallel.forChunks(outDim, threads: threads, minimumPerThread: 64) { range in
+                try! w.dequantizeRows(range, into: scratch + range.lowerBound * inDim)
+            }
+            // Activations go through the same 8-bit rounding as on the quantised path (and in llama.cpp).
+            act.quantize(input, rows: n)
+            act.dequantize(into: activationScratch)
+            BLAS.sgemm(transB: true, m: n, n: outDim, k: inDim, a: activationScratch, lda: inDim, b: scratch, ldb: inDim, c: y, ldc: outDim)
+        } else {
+            act.quantize(input, rows: n)
+            DecoderParallel.forChunks(outDim, threads: threads, minimumPerThread: 16) { range in
+                QuantMatMul.multiply(w, act, rowRange: range, into: y, ldy: outDim)
+            }
+        }
+    }
+
+    private func forwardLayer(_ layer: Int, _ rows: [Row]) {
+        let c = config
+        let n = rows.count
+        let d = c.modelDim, kvDim = c.kvDim, hd = c.headDim, ffn = c.ffnDim
+        let w = model.weights.layers[layer]
+
+        for i in 0..<n {
+            DecoderKernels.rmsNorm(x + i * d, w.attentionNorm, xn + i * d, n: d, epsilon: c.rmsEpsilon)
+        }
+        // The three projections share one quantisation of xn.
+        let quantPath = n <= sgemmThreshold
+        if quantPath { actModel.quantize(xn, rows: n) }
+        projection(w.query, rows: n, quantPath: quantPath, into: q)
+        projection(w.key, rows: n, quantPath: quantPath, into: k)
+        projection(w.value, rows: n, quantPath: quantPath, into: v)
+
+        model.inverseFrequencies.withUnsafeBufferPointer { freqs in
+            for (i, row) in rows.enumerated() {
+                DecoderKernels.rope(q + i * d, heads: c.headCount, headDim: hd, position: row.position, inverseFrequencies: freqs.baseAddress!)
+                DecoderKernels.rope(k + i * kvDim, heads: c.kvHeadCount, headDim: hd, position: row.position, inverseFrequencies: freqs.baseAddress!)
+                let kc = row.cache.key(layer: layer, position: row.position)
+                let vc = row.cache.value(layer: layer, position: row.position)
+                for j in 0..<kvDim {
+                    kc[j] = Quant.roundToHalf(k[i * kvDim + j])
+                    vc[j] = Quant.roundToHalf(v[i * kvDim + j])
+                }
+            }
+        }
+
+        attention(layer, rows)
+        linear(w.output, att, actModel, rows: n, into: proj)
+        for i in 0..<(n * d) { x[i] += proj[i] }
+
+        for i in 0..<n {
+            DecoderKernels.rmsNorm(x + i * d, w.ffnNorm, xn + i * d, n: d, epsilon: c.rmsEpsilon)
+        }
+        if quantPath { actModel.quantize(xn, rows: n) }
+        projection(w.gate, rows: n, quantPath: quantPath, into: gate)
+        projection(w.up, rows: n, quantPath: quantPath, into: up)
+        for i in 0..<n { DecoderKernels.swiglu(gate + i * ffn, up + i * ffn, n: ffn) }
+        linear(w.down, gate, actFFN, rows: n, into: proj)
+        for i in 0..<(n * d) { x[i] += proj[i] }
+    }
+
+    /// A projection of xn (already quantised into actModel on the quantised path).
+    private func projection(_ w: GGUFTensor, rows n: Int, quantPath: Bool, into y: UnsafeMutablePointer<Float>) {
+        let outDim = w.rows
+        if quantPath {
+            let act = actModel
+            DecoderParallel.forChunks(outDim, threads: threads, minimumPerThread: 16) { range in
+                QuantMatMul.multiply(w, act, rowRange: range, into: y, ldy: outDim)
+            }
+        } else {
+            linear(w, xn, actModel, rows: n, into: y)
+        }
+    }
+
+    /// Causal attention of every row over its own sequence's cache, positions 0...row.position.
+    private func attention(_ layer: Int, _ rows: [Row]) {
+        let c = config
+        let d = c.modelDim, kvDim = c.kvDim, hd = c.headDim
+        let group = c.headCount / c.kvHeadCount
+        let scale = 1 / Float(hd).squareRoot()
+        let heads = c.headCount
+        let q = q, att = att, scores = scores, stride = scoresStride
+        let work = rows.count * heads
+        let totalPositions = rows.reduce(0) { $0 + $1.position + 1 }
+        rows.withUnsafeBufferPointer { rowsBuffer in
+            DecoderParallel.forChunks(work, threads: totalPositions * heads > 4096 ? threads : 1) { range in
+                for item in range {
+                    let i = item / heads, h = item % heads
+                    let row = rowsBuffer[i]
+                    let g = h / group
+                    let qh = q + i * d + h * hd
+                    let s = scores + item * stride
+                    let len = row.position + 1
+                    for j in 0..<len {
+                        s[j] = DecoderKernels.dot(qh, row.cache.key(layer: layer, position: j) + g * hd, n: hd) * scale
+                    }
+                    DecoderKernels.softmax(s, n: len)
+                    let out = att + i * d + h * hd
+                    for e in 0..<hd { out[e] = 0 }
+                    for j in 0..<len {
+                        DecoderKernels.axpy(s[j], row.cache.value(layer: layer, position: j) + g * hd, out, n: hd)
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import RealModule
+
+/// A Llama-architecture model loaded from GGUF: configuration, weights (left in the mapping), tokenizer
+/// and chat template. Immutable and shareable; generation state lives in `LlamaKVCache` and `LlamaEngine`.
+public final class LlamaModel: Sendable {
+    /// The mapped file.
+    public let file: GGUFFile
+    /// Hyper-parameters.
+    public let config: LlamaConfig
+    /// Per-layer weights (quantised tensors in the mapping, norms as f32).
+    public let weights: LlamaWeights
+    /// The byte-level BPE tokenizer from the file's metadata.
+    public let tokenizer: BPETokenizer
+    /// The Jinja chat template from `tokenizer.chat_template`, if any.
+    public let chatTemplate: String?
+    /// 1 / θ^(2i/headDim) for i in 0..<headDim/2.
+    let inverseFrequencies: [Float]
+
+    /// Loads the model at `path`; throws a `GGUFError` naming the file for anything unreadable or unsupported.
+    public init(path: String) throws(GGUFError) {
+        let file = try GGUFFile(path: path)
+        self.file = file
+        weights = try LlamaWeights(gguf: file)
+        config = weights.config
+        tokenizer = try BPETokenizer(gguf: file)
+        guard tokenizer.vocabularySize == config.vocabSize else {
+            throw .corrupt("\(path): tokenizer has \(tokenizer.vocabularySize) tokens, embedding has \(config.vocabSize)")
+        }
+        for t in [weights.tokenEmbedding, weights.output] + weights.layers.flatMap({ $0.matrices.map(\.tensor) })
+        where ![.q4_0, .q4_1, .q8_0].contains(t.type) {
+            throw .unsupportedType("\(path): tensor \(t.name) is \(t.type); the decoder runs Q4_0, Q4_1 and Q8_0 matrices")
+        }
+        chatTemplate = file.metadata["tokenizer.chat_template"]?.stringValue
+        let headDim = weights.config.headDim
+        let theta = weights.config.ropeTheta
+        inverseFrequencies = (0..<(headDim / 2)).map { i in 1 / Float.pow(theta, Float(2 * i) / Float(headDim)) }
+    }
+}
