@@ -50,6 +50,7 @@ public enum JobCatalog {
     public static func standard(configuration: TwinConfiguration) -> JobRegistry {
         var registry = JobRegistry()
         BuiltinHandlers.register(into: &registry)
+        CrawlJobs.register(into: &registry, configuration: configuration)
         return registry
     }
 }
