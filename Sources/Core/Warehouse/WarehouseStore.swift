@@ -5,7 +5,8 @@ import Foundation
 /// Every write is an idempotent upsert keyed by the document's link; a document's content is replaced
 /// only when its content hash changed, and each upsert runs in one transaction, so a reader never sees a
 /// half-written document. A re-crawl with the same content moves only `fetched_at` and the validators;
-/// `updated_at` moves only when the content did (so `updated_at = fetched_at` marks a content change).
+/// `updated_at` moves only when the content did: a row whose `updated_at` equals its `fetched_at` was
+/// written by that fetch (a CDC consumer can skip the other updates: they are fetch bookkeeping).
 public struct WarehouseStore: Sendable {
     public let postgres: PostgresClient
 
@@ -103,14 +104,14 @@ public struct WarehouseStore: Sendable {
         // The WHERE makes the upsert a no-op for identical content: no new row version, no WAL, no CDC event.
         let changed = try pg.query("""
             INSERT INTO \(table) AS t (id, author_id, platform, link, source_link, content, content_hash, etag,
-                                      last_modified, fetched_at\(nameColumn))
-            VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10::timestamptz\(nameValue))
+                                      last_modified, fetched_at, updated_at\(nameColumn))
+            VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10::timestamptz, coalesce($10::timestamptz, now())\(nameValue))
             ON CONFLICT (link) DO UPDATE SET author_id = EXCLUDED.author_id, platform = EXCLUDED.platform,
                 \(nameUpdate)source_link = coalesce(EXCLUDED.source_link, t.source_link), content = EXCLUDED.content,
                 content_hash = EXCLUDED.content_hash,
                 etag = CASE WHEN EXCLUDED.fetched_at IS NULL THEN t.etag ELSE EXCLUDED.etag END,
                 last_modified = CASE WHEN EXCLUDED.fetched_at IS NULL THEN t.last_modified ELSE EXCLUDED.last_modified END,
-                fetched_at = coalesce(EXCLUDED.fetched_at, t.fetched_at), updated_at = now()
+                fetched_at = coalesce(EXCLUDED.fetched_at, t.fetched_at), updated_at = EXCLUDED.updated_at
             WHERE t.content_hash IS DISTINCT FROM EXCLUDED.content_hash
             RETURNING id, (xmax = 0) AS created
             """, parameters).first
