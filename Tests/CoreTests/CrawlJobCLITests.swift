@@ -4,7 +4,7 @@ import Testing
 @testable import Core
 
 /// `twin crawl` and `twin warehouse` end to end: the built `twin` executable sits next to the test bundle.
-@Suite("Crawl: twin crawl and twin warehouse CLI")
+@Suite("Crawl: twin crawl and twin warehouse CLI", .serialized)
 struct CrawlJobCLITests {
     struct Run {
         var status: Int32
@@ -39,10 +39,10 @@ struct CrawlJobCLITests {
     }
 
     @Test func crawlPrintsTheStoredDocumentAsJSON() async throws {
-        let site = CrawlJobTestSite.shared
+        let site = try await CrawlJobTestSite.shared()
         let env = try await crawlEnvironment()
         let path = "/cli/\(UUIDv7.make()).html"
-        try site.set(path, CrawlJobTestSite.article("Serving on CPUs", [
+        try await site.set(path, CrawlJobTestSite.article("Serving on CPUs", [
             "Token generation on a CPU is bound by memory bandwidth, so a smaller quantized model runs faster.",
         ]))
         let author = uniqueAuthorName("Cli")
@@ -62,7 +62,7 @@ struct CrawlJobCLITests {
         #expect(bad.status == 2)
         #expect(bad.errors.contains("unsupported URL scheme \"ftp\""), "\(bad.errors)")
         let env = try await crawlEnvironment()
-        let missing = "http://127.0.0.1:\(CrawlJobTestSite.shared.port)/cli/missing-\(UUIDv7.make()).html"
+        let missing = "http://127.0.0.1:\((try await CrawlJobTestSite.shared()).port)/cli/missing-\(UUIDv7.make()).html"
         let run = try await env.running(env.worker()) {
             try await Self.twin(["crawl", missing, "--author", uniqueAuthorName()], prefix: env.prefix)
         }
@@ -85,5 +85,8 @@ struct CrawlJobCLITests {
         let reimport = try await Self.twin(["warehouse", "import", "--dir", dir])
         #expect(reimport.status == 0, "\(reimport.errors)")
         #expect(reimport.output.contains("ArticleDocument.json: 1 (unchanged 1)"), "\(reimport.output)")
+        let stats = try await Self.twin(["warehouse", "stats", "--json"])
+        let counts = try JSONDecoder().decode([String: Int].self, from: Data(stats.output.utf8))
+        #expect(Set(counts.keys) == ["authors", "articles", "posts", "repositories"] && counts["articles"]! >= 1)
     }
 }

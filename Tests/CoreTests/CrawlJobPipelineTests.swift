@@ -20,7 +20,7 @@ struct CrawlJobPipelineTests {
     }
 
     @Test func crawlsStoresAndSummarisesPerDomainWithFailureReasons() async throws {
-        let site = CrawlJobTestSite.shared
+        let site = try await CrawlJobTestSite.shared()
         let env = try await crawlEnvironment()
         let store = WarehouseStore(postgres: env.postgres)
         let definition = try PipelineDefinition.load(
@@ -29,12 +29,12 @@ struct CrawlJobPipelineTests {
         let base = "/etl/\(UUIDv7.make())"
         let topics = ["Fine-tuning with LoRA", "Retrieval first", "Feature stores"]
         for (i, topic) in topics.enumerated() {
-            try site.set("\(base)/\(i).html", CrawlJobTestSite.article(topic, [
+            try await site.set("\(base)/\(i).html", CrawlJobTestSite.article(topic, [
                 "\(topic) is the subject of this test article, written with enough words to count as real content.",
                 "A second paragraph adds sentences, commas, and detail, so the extractor keeps the article body.",
             ]))
         }
-        try site.set("\(base)/image.png", "not an image", type: "image/png")
+        try await site.set("\(base)/image.png", "not an image", type: "image/png")
         let links = [site.url("\(base)/0.html"), site.url("\(base)/1.html"), site.url("\(base)/2.html", host: "localhost"),
                      site.url("\(base)/missing.html"), site.url("\(base)/image.png", host: "localhost")]
         let author = uniqueAuthorName("Maya")

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Testing
 
 @testable import Core
@@ -10,13 +9,24 @@ import Testing
 /// change a page between two crawls. Every page carries an ETag (a hash of its body) and honours
 /// `If-None-Match` unless set with `etag: false`; `/stats?path=P` counts requests and 304 answers.
 final class CrawlJobTestSite: Sendable {
-    static let shared: CrawlJobTestSite = {
-        do { return try CrawlJobTestSite() } catch { fatalError("cannot start the crawl-job test site: \(error)") }
-    }()
+    /// The shared site, started on first use.
+    static func shared() async throws -> CrawlJobTestSite { try await instance.value }
+    private static let instance = Task { try await offPool { try CrawlJobTestSite() } }
 
     let port: Int
     private let process: Process
-    private let control: Mutex<(input: FileHandle, output: FileHandle)>
+    private let input: FileHandle
+    private let output: FileHandle
+
+    /// Starting python and waiting for its acknowledgements block: that runs on this serial queue, never on
+    /// the two-thread cooperative pool, where it would stall every other test's tasks.
+    private static let lane = DispatchQueue(label: "twin.tests.crawljob-site")
+
+    private static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            lane.async { continuation.resume(with: Result { try body() }) }
+        }
+    }
 
     private init() throws {
         let script = FileManager.default.temporaryDirectory.appendingPathComponent("twin-crawljob-site-\(getpid()).py")
@@ -24,12 +34,13 @@ final class CrawlJobTestSite: Sendable {
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script.path]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
+        let inputPipe = Pipe(), outputPipe = Pipe()
+        process.standardInput = inputPipe
+        process.standardOutput = outputPipe
         try process.run()
-        control = Mutex((input.fileHandleForWriting, output.fileHandleForReading))
-        guard let line = Self.readLine(output.fileHandleForReading), let port = Int(line) else {
+        input = inputPipe.fileHandleForWriting
+        output = outputPipe.fileHandleForReading
+        guard let line = Self.readLine(output), let port = Int(line) else {
             throw TwinError.io("the crawl-job test site did not print its port")
         }
         self.port = port
@@ -49,11 +60,11 @@ final class CrawlJobTestSite: Sendable {
     func url(_ path: String, host: String = "127.0.0.1") -> String { "http://\(host):\(port)\(path)" }
 
     /// Serves `body` at `path` from now on (with an ETag unless `etag` is false).
-    func set(_ path: String, _ body: String, type: String = "text/html; charset=utf-8", etag: Bool = true) throws {
+    func set(_ path: String, _ body: String, type: String = "text/html; charset=utf-8", etag: Bool = true) async throws {
         let line = JSONValue.object(["path": .string(path), "body": .string(body), "type": .string(type), "etag": .bool(etag)]).jsonText
-        let ack = control.withLock { pipes -> String? in
-            pipes.input.write(Data((line + "\n").utf8))
-            return Self.readLine(pipes.output)
+        let ack = try await Self.offPool { [input, output] () -> String? in
+            input.write(Data((line + "\n").utf8))
+            return Self.readLine(output)
         }
         guard ack == "ok" else { throw TwinError.io("the test site did not acknowledge \(path): \(ack ?? "EOF")") }
     }
@@ -157,10 +168,8 @@ func uniqueAuthorName(_ first: String = "Test") -> String {
     "\(first) Author\(UUIDv7.make().replacingOccurrences(of: "-", with: "").suffix(10))"
 }
 
-@Suite("Crawl: crawl job")
+@Suite("Crawl: crawl job", .serialized)
 struct CrawlJobTests {
-    let site = CrawlJobTestSite.shared
-
     func crawl(_ env: TestEnvironment, _ payload: [String: JSONValue], maxAttempts: Int = 3) async throws -> JobStatus {
         let id = try await env.queue.enqueue(JobSpec(kind: CrawlJob.kind, payload: JSONValue.object(payload).jsonText,
                                                      maxAttempts: maxAttempts))
@@ -170,10 +179,11 @@ struct CrawlJobTests {
     func link(_ name: String) -> String { "/jobs/\(UUIDv7.make())/\(name)" }
 
     @Test func storesAnArticleThenSeesItUnchangedThroughAConditionalGET() async throws {
+        let site = try await CrawlJobTestSite.shared()
         let env = try await crawlEnvironment()
         let store = WarehouseStore(postgres: env.postgres)
         let path = link("etag.html")
-        try site.set(path, CrawlJobTestSite.article("Caching Embeddings", [
+        try await site.set(path, CrawlJobTestSite.article("Caching Embeddings", [
             "Embedding the same text twice wastes compute, so a cache keyed by the text's hash pays for itself quickly.",
             "The cache must be invalidated when the model changes, which is why the model id is part of the key.",
         ]))
@@ -198,6 +208,7 @@ struct CrawlJobTests {
     }
 
     @Test func recrawlUpdatesOnlyWhenTheContentHashChanged() async throws {
+        let site = try await CrawlJobTestSite.shared()
         let env = try await crawlEnvironment()
         let store = WarehouseStore(postgres: env.postgres)
         let path = link("changing.html")
@@ -209,14 +220,14 @@ struct CrawlJobTests {
         let statuses = try await env.running(env.worker()) { () -> [String] in
             var out: [String] = []
             // Without validators the page is fetched in full every time; the hash decides.
-            try site.set(path, v1, etag: false)
+            try await site.set(path, v1, etag: false)
             out.append(try await crawl(env, payload).result?["status"]?.stringValue ?? "failed")
             let before = try #require(try await store.document(link: site.url(path)))
             out.append(try await crawl(env, payload).result?["status"]?.stringValue ?? "failed")
             let same = try #require(try await store.document(link: site.url(path)))
             #expect(same.updatedAt == before.updatedAt && same.contentHash == before.contentHash)
             #expect(try #require(same.fetchedAt) > before.fetchedAt!)
-            try site.set(path, CrawlJobTestSite.article("Feature Freshness, Revised", [
+            try await site.set(path, CrawlJobTestSite.article("Feature Freshness, Revised", [
                 "Freshness is a contract: state the maximum age of every online feature and alert when it is exceeded.",
             ]), etag: false)
             out.append(try await crawl(env, payload).result?["status"]?.stringValue ?? "failed")
@@ -231,11 +242,12 @@ struct CrawlJobTests {
     }
 
     @Test func failuresAreDeadJobsWithReasons() async throws {
+        let site = try await CrawlJobTestSite.shared()
         let env = try await crawlEnvironment()
         let image = link("chart.png")
-        try site.set(image, "\u{1}PNG not really", type: "image/png")
+        try await site.set(image, "\u{1}PNG not really", type: "image/png")
         let empty = link("empty.html")
-        try site.set(empty, "<html><head><title>Nothing</title></head><body></body></html>")
+        try await site.set(empty, "<html><head><title>Nothing</title></head><body></body></html>")
         let author = uniqueAuthorName()
         func payload(_ link: String) -> [String: JSONValue] { ["link": .string(link), "user_full_name": .string(author)] }
         let (missing, nonText, badScheme, noText, noAuthor, unknownAuthor) = try await env.running(env.worker()) {
@@ -259,9 +271,10 @@ struct CrawlJobTests {
     }
 
     @Test func theSSRFGuardRefusesLoopbackUnlessAllowListed() async throws {
+        let site = try await CrawlJobTestSite.shared()
         let env = try await crawlEnvironment(fetcher: CrawlJobTestSite.fetcher(allowed: []))
         let path = link("guarded.html")
-        try site.set(path, CrawlJobTestSite.article("Guarded", ["This page must never be fetched by a crawler without an allow-list entry."]))
+        try await site.set(path, CrawlJobTestSite.article("Guarded", ["This page must never be fetched by a crawler without an allow-list entry."]))
         let status = try await env.running(env.worker()) {
             try await crawl(env, ["link": .string(site.url(path)), "user_full_name": .string(uniqueAuthorName())])
         }
@@ -282,6 +295,15 @@ struct CrawlJobTests {
         #expect(status.attempts == 2, "a network error is retried")
         #expect(status.error?.contains("connection failed") == true || status.error?.contains("unreachable") == true,
                 "\(status.error ?? "")")
+    }
+
+    @Test func theAllowListAndKindsComeFromTheConfiguration() throws {
+        let configuration = try TwinConfiguration.load(environment: ["TWIN_CRAWL_ALLOW_HOSTS": " 127.0.0.1, localhost ,"])
+        #expect(configuration.crawlAllowedHosts == ["127.0.0.1", "localhost"])
+        #expect(try TwinConfiguration.load(environment: [:]).crawlAllowedHosts.isEmpty)
+        let registry = JobCatalog.standard(configuration: configuration)
+        for kind in [CrawlJob.kind, AuthorJob.kind, CrawlSummaryJob.kind] { #expect(registry.contains(kind)) }
+        #expect(throws: TwinError.self) { try registry.validate(kind: CrawlJob.kind, payload: #"{"user_full_name": "A B"}"#) }
     }
 
     @Test func classifiesHTTPStatusesFromFetcherMessages() {

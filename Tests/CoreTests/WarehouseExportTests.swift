@@ -3,13 +3,9 @@ import Testing
 
 @testable import Core
 
-@Suite("Warehouse: export and import")
+@Suite("Warehouse: export and import", .serialized)
 struct WarehouseExportTests {
-    func store() async throws -> WarehouseStore {
-        try await TestEnvironment.migrated.value
-        let configuration = try TwinConfiguration.load(environment: ProcessInfo.processInfo.environment)
-        return WarehouseStore(postgres: PostgresClient(endpoint: configuration.postgres, connections: 2))
-    }
+    func store() async throws -> WarehouseStore { try await warehouseStore() }
 
     func folder() -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("twin-warehouse-\(UUID().uuidString)").path

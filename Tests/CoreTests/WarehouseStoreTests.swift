@@ -3,13 +3,16 @@ import Testing
 
 @testable import Core
 
-@Suite("Warehouse: store")
+/// A store on the test database, migrated (the warehouse is shared: tests use unique authors and links).
+func warehouseStore() async throws -> WarehouseStore {
+    try await TestEnvironment.migrated.value
+    let configuration = try TwinConfiguration.load(environment: ProcessInfo.processInfo.environment)
+    return WarehouseStore(postgres: PostgresClient(endpoint: configuration.postgres, connections: 2))
+}
+
+@Suite("Warehouse: store", .serialized)
 struct WarehouseStoreTests {
-    func store() async throws -> WarehouseStore {
-        try await TestEnvironment.migrated.value
-        let configuration = try TwinConfiguration.load(environment: ProcessInfo.processInfo.environment)
-        return WarehouseStore(postgres: PostgresClient(endpoint: configuration.postgres, connections: 2))
-    }
+    func store() async throws -> WarehouseStore { try await warehouseStore() }
 
     func article(_ link: String, title: String, text: String) -> CrawledDocument {
         CrawledDocument(kind: .article, platform: "example.org", link: link,
