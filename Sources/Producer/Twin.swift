@@ -27,6 +27,7 @@ struct Twin: AsyncParsableCommand {
             QueuesCommand.self, DLQCommand.self, ScheduleCommand.self, PipelineCommand.self, ArtifactsCommand.self,
             MigrateCommand.self, BenchCommand.self,
             ExtractCommand.self,
+            CrawlCommand.self, WarehouseCommand.self,
             VersionCommand.self,
             EmbedCommand.self,
             SimilarityCommand.self,

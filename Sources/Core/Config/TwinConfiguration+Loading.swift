@@ -99,6 +99,9 @@ extension TwinConfiguration {
         if let v = env["TWIN_MODELS_DIR"] { modelsDirectory = v }
         if let v = env["TWIN_LOG_LEVEL"] { logLevel = v }
         if let v = env["TWIN_PIPELINES_DIR"] { pipelinesDirectory = v }
+        if let v = env["TWIN_CRAWL_ALLOW_HOSTS"] {
+            crawlAllowedHosts = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
         if let v = try int("TWIN_ARTIFACT_INLINE_BYTES") { artifacts.maxInlineBytes = v }
         if let v = env["TWIN_OBJECTS_DIR"] { artifacts.objectsDirectory = v }
         if let v = env["TWIN_S3_ENDPOINT"], !v.isEmpty { artifacts.s3Endpoint = v }

@@ -24,6 +24,9 @@ public struct TwinConfiguration: Sendable, Equatable {
     public var schedules: [ScheduleDefinition] = []
     /// `TWIN_LOG_LEVEL` / yaml `log_level`: trace, debug, info, notice, warning, error, critical.
     public var logLevel = "info"
+    /// Hosts the crawler may reach even on loopback or private addresses (`TWIN_CRAWL_ALLOW_HOSTS`, comma
+    /// separated), e.g. `127.0.0.1,localhost` for tests and the demo. Empty: the SSRF guard refuses them all.
+    public var crawlAllowedHosts: [String] = []
 
     public init() {}
 

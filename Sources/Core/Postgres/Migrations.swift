@@ -125,6 +125,65 @@ public enum Migrations {
             );
             CREATE INDEX outbox_pending ON platform.outbox (created_at) WHERE dispatched_at IS NULL;
             """),
+        Migration(version: 3, name: "warehouse: authors and raw documents", sql: """
+            CREATE SCHEMA IF NOT EXISTS warehouse;
+            CREATE TABLE warehouse.authors (
+                id          uuid PRIMARY KEY,
+                first_name  text NOT NULL,
+                last_name   text NOT NULL,
+                full_name   text GENERATED ALWAYS AS (btrim(first_name || ' ' || last_name)) STORED UNIQUE,
+                created_at  timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE TABLE warehouse.articles (
+                id            uuid PRIMARY KEY,
+                author_id     uuid NOT NULL REFERENCES warehouse.authors(id),
+                platform      text NOT NULL,
+                link          text NOT NULL UNIQUE,
+                source_link   text,
+                content       jsonb NOT NULL,
+                content_hash  text NOT NULL,
+                etag          text,
+                last_modified text,
+                fetched_at    timestamptz,
+                created_at    timestamptz NOT NULL DEFAULT now(),
+                updated_at    timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX articles_author ON warehouse.articles (author_id);
+            CREATE INDEX articles_source_link ON warehouse.articles (source_link) WHERE source_link IS NOT NULL;
+            CREATE TABLE warehouse.posts (
+                id            uuid PRIMARY KEY,
+                author_id     uuid NOT NULL REFERENCES warehouse.authors(id),
+                platform      text NOT NULL,
+                link          text NOT NULL UNIQUE,
+                source_link   text,
+                content       jsonb NOT NULL,
+                content_hash  text NOT NULL,
+                etag          text,
+                last_modified text,
+                fetched_at    timestamptz,
+                created_at    timestamptz NOT NULL DEFAULT now(),
+                updated_at    timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX posts_author ON warehouse.posts (author_id);
+            CREATE INDEX posts_source_link ON warehouse.posts (source_link) WHERE source_link IS NOT NULL;
+            CREATE TABLE warehouse.repositories (
+                id            uuid PRIMARY KEY,
+                author_id     uuid NOT NULL REFERENCES warehouse.authors(id),
+                platform      text NOT NULL,
+                link          text NOT NULL UNIQUE,
+                name          text NOT NULL,
+                source_link   text,
+                content       jsonb NOT NULL,
+                content_hash  text NOT NULL,
+                etag          text,
+                last_modified text,
+                fetched_at    timestamptz,
+                created_at    timestamptz NOT NULL DEFAULT now(),
+                updated_at    timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX repositories_author ON warehouse.repositories (author_id);
+            CREATE INDEX repositories_source_link ON warehouse.repositories (source_link) WHERE source_link IS NOT NULL;
+            """),
     ]
 }
 

@@ -51,6 +51,7 @@ public enum JobCatalog {
         var registry = JobRegistry()
         BuiltinHandlers.register(into: &registry)
         registry.register(PipelineRunHandler(configuration: configuration))
+        CrawlJobs.register(into: &registry, configuration: configuration)
         return registry
     }
 }

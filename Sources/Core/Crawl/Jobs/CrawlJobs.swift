@@ -1,0 +1,19 @@
+/// Registers the data-collection job kinds: `crawl`, `warehouse.author` and `crawl.summary`.
+public enum CrawlJobs {
+    /// Registers the kinds with a warehouse over `postgres` and a crawler fetching through `fetcher`.
+    public static func register(into registry: inout JobRegistry, postgres: PostgresClient, fetcher: WebFetcher) {
+        let store = WarehouseStore(postgres: postgres)
+        registry.register(CrawlJob(crawler: ConditionalCrawler(fetcher: fetcher), store: store))
+        registry.register(AuthorJob(store: store))
+        registry.register(CrawlSummaryJob(postgres: postgres))
+    }
+
+    /// Registers the kinds as a process configures them: its own small Postgres pool (connected on first
+    /// use) and one shared fetcher whose SSRF allow-list is `TWIN_CRAWL_ALLOW_HOSTS`.
+    public static func register(into registry: inout JobRegistry, configuration: TwinConfiguration) {
+        var fetch = FetcherConfiguration()
+        fetch.addressPolicy = AddressPolicy(allowedHosts: Set(configuration.crawlAllowedHosts))
+        register(into: &registry, postgres: PostgresClient(endpoint: configuration.postgres, connections: 2),
+                 fetcher: WebFetcher(configuration: fetch))
+    }
+}
