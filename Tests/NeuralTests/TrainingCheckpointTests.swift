@@ -67,7 +67,7 @@ struct TrainingCheckpointTests {
         let dir = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         try PEFTExport.write(model: m, baseModel: "HuggingFaceTB/SmolLM2-135M-Instruct", to: dir)
-        let file = try TrainingSafeTensors.read(dir.appendingPathComponent("adapter_model.safetensors"))
+        let file = try SafeTensorsFile(path: dir.appendingPathComponent("adapter_model.safetensors").path)
         #expect(file.tensors.count == c.layers * 7 * 2)
         let expected: [(String, String, Int, Int)] = [
             ("self_attn", "q_proj", c.qDim, c.dim), ("self_attn", "k_proj", c.kvDim, c.dim),
@@ -77,10 +77,15 @@ struct TrainingCheckpointTests {
         for l in 0..<c.layers {
             for (parent, module, out, inp) in expected {
                 let stem = "base_model.model.model.layers.\(l).\(parent).\(module)"
-                #expect(file.tensors[stem + ".lora_A.weight"]?.shape == [4, inp], "\(stem) A")
-                #expect(file.tensors[stem + ".lora_B.weight"]?.shape == [out, 4], "\(stem) B")
+                #expect(file.info(named: stem + ".lora_A.weight")?.shape == [4, inp], "\(stem) A")
+                #expect(file.info(named: stem + ".lora_B.weight")?.shape == [out, 4], "\(stem) B")
+                #expect(file.info(named: stem + ".lora_B.weight")?.dtype == .f32)
             }
         }
+        // Values round-trip (k is not permuted on A; B is zero at initialisation).
+        let a0 = try file.tensor(named: "base_model.model.model.layers.1.self_attn.k_proj.lora_A.weight")
+        #expect(a0.data == m.adapter(layer: 1, target: .k)!.a.array)
+        #expect(try file.tensor(named: "base_model.model.model.layers.0.mlp.up_proj.lora_B.weight").data.allSatisfy { $0 == 0 })
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("adapter_config.json"))) as! [String: Any]
         #expect(json["r"] as? Int == 4)
         #expect(json["lora_alpha"] as? Double == 16)

@@ -78,9 +78,13 @@ public enum PEFTExport {
             throw TrainingError.io("cannot create \(directory.path): \(error)")
         }
         let list = try tensors(of: model)
-        let entries = list.map { TrainingSafeTensors.Entry(name: $0.name, shape: $0.shape, array: $0.values) }
-        try TrainingSafeTensors.write(entries, metadata: ["format": "pt"],
-                                      to: directory.appendingPathComponent("adapter_model.safetensors"))
+        let entries = list.map { (name: $0.name, shape: $0.shape, values: $0.values) }
+        do {
+            try SafeTensorsWriter.write(entries, metadata: ["format": "pt"],
+                                        to: directory.appendingPathComponent("adapter_model.safetensors").path)
+        } catch let e as SafeTensorsError {
+            throw TrainingError.io("peft export: \(e.message)")
+        }
         let config = AdapterConfig(
             r: lora.rank, lora_alpha: lora.alpha, lora_dropout: lora.dropout,
             target_modules: lora.targets.sorted().map(\.moduleName), base_model_name_or_path: baseModel)
