@@ -1,0 +1,84 @@
+import Foundation
+
+/// Measures SFT training throughput and memory (the numbers behind `twin bench train`).
+public enum TrainBenchmark {
+    /// Settings of one measurement.
+    public struct Settings: Sendable {
+        /// Tokens per sequence (batch 1, one sample, loss on every position but the last).
+        public var sequenceLength = 256
+        /// Optimiser steps timed.
+        public var steps = 5
+        /// Untimed steps first.
+        public var warmupSteps = 1
+        /// What is trained (default: LoRA r 16, alpha 32, on all seven projections).
+        public var mode = TrainingMode.lora(LoRAConfig(rank: 16, alpha: 32))
+        /// Recompute block activations in backward instead of keeping them.
+        public var gradientCheckpointing = false
+        /// OpenBLAS threads.
+        public var threads = 2
+        /// Seed of the token ids.
+        public var seed: UInt64 = 0
+
+        /// Defaults: seq 256, LoRA r 16 on q,k,v,o,gate,up,down, 2 threads.
+        public init() {}
+    }
+
+    /// What one measurement found.
+    public struct Result: Sendable, Codable {
+        /// Trained tokens per second (median step).
+        public var tokensPerSecond: Double
+        /// Seconds per optimiser step, each timed step.
+        public var stepSeconds: [Double]
+        /// Median step time.
+        public var medianStepSeconds: Double
+        /// Peak resident memory of the process so far (VmHWM), bytes.
+        public var peakResidentBytes: Int
+        /// Bytes of weights held by the model.
+        public var weightBytes: Int
+        /// Loss of each timed step (it must fall when training works).
+        public var losses: [Double]
+    }
+
+    /// Trains `parameters` (consumed: QLoRA quantises them) on random tokens and times each step.
+    public static func run(parameters: LlamaTrainParameters, settings s: Settings) throws -> Result {
+        BLAS.setThreads(s.threads)
+        let c = parameters.config
+        let model = try LlamaTrainModel(
+            parameters: parameters, mode: s.mode,
+            capacity: TrainCapacity(maxTokens: s.sequenceLength, maxSegmentLength: s.sequenceLength),
+            gradientCheckpointing: s.gradientCheckpointing, seed: s.seed)
+        var rng = TrainingRandom(seed: s.seed)
+        let tokens = (0..<s.sequenceLength).map { _ in Int32(rng.next() % UInt64(c.vocabSize)) }
+        let sample = TokenizedSample(tokens: tokens, targets: tokens.indices.map { $0 + 1 < tokens.count ? tokens[$0 + 1] : -1 })
+        var options = TrainingOptions()
+        options.epochs = s.warmupSteps + s.steps
+        options.learningRate = 1e-3
+        options.packing = false
+        options.seed = s.seed
+        let objective = try SFTObjective(train: SFTDataset(samples: [sample], maxSequenceLength: s.sequenceLength),
+                                         options: options, capacity: model.capacity)
+        let trainer = try Trainer(model: model, objective: objective, options: options)
+        for _ in 0..<s.warmupSteps { _ = try trainer.trainStep() }
+        var times: [Double] = []
+        var losses: [Double] = []
+        for _ in 0..<s.steps {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let r = try trainer.trainStep()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            losses.append(r.loss)
+        }
+        let median = times.sorted()[times.count / 2]
+        return Result(tokensPerSecond: Double(s.sequenceLength - 1) / median, stepSeconds: times, medianStepSeconds: median,
+                      peakResidentBytes: peakResidentBytes(), weightBytes: model.weightBytes, losses: losses)
+    }
+
+    /// VmHWM from /proc/self/status in bytes (0 where unavailable).
+    public static func peakResidentBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+            return kb * 1024
+        }
+        return 0
+    }
+}

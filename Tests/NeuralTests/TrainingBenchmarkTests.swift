@@ -1,0 +1,34 @@
+import Foundation
+import Testing
+@testable import Neural
+
+/// The benchmark entry point works on a tiny model; the SmolLM2-sized run is opt-in (TWIN_TRAIN_BENCH=1).
+struct TrainingBenchmarkTests {
+    @Test func benchmarkRunsAndTrains() throws {
+        var s = TrainBenchmark.Settings()
+        s.sequenceLength = 32
+        s.steps = 3
+        s.mode = .lora(LoRAConfig(rank: 4, alpha: 8))
+        let r = try TrainBenchmark.run(parameters: .random(config: TrainingFixtures.tinyConfig(), seed: 1, std: 0.2), settings: s)
+        #expect(r.stepSeconds.count == 3)
+        #expect(r.tokensPerSecond > 0)
+        #expect(r.peakResidentBytes > 0)
+        #expect(r.losses.allSatisfy { $0.isFinite })
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["TWIN_TRAIN_BENCH"] == "1"))
+    func smolLM2SizedRandomWeights() throws {
+        let env = ProcessInfo.processInfo.environment
+        var s = TrainBenchmark.Settings()
+        s.steps = Int(env["TWIN_TRAIN_BENCH_STEPS"] ?? "") ?? 5
+        s.gradientCheckpointing = env["TWIN_TRAIN_BENCH_CKPT"] == "1"
+        s.threads = Int(env["TWIN_TRAIN_BENCH_THREADS"] ?? "") ?? 2
+        if let q = env["TWIN_TRAIN_BENCH_QLORA"], let kind = BaseQuantization(rawValue: q) {
+            s.mode = .qlora(LoRAConfig(rank: 16, alpha: 32), kind)
+        }
+        let r = try TrainBenchmark.run(parameters: .random(config: .smolLM2_135M, seed: 1), settings: s)
+        print("TRAINBENCH", String(format: "%.1f tok/s median %.3f s peak %.0f MB weights %.0f MB", r.tokensPerSecond,
+                                   r.medianStepSeconds, Double(r.peakResidentBytes) / 1e6, Double(r.weightBytes) / 1e6),
+              r.stepSeconds, r.losses)
+    }
+}
