@@ -27,8 +27,7 @@ struct TrainingBenchmarkTests {
             s.mode = .qlora(LoRAConfig(rank: 16, alpha: 32), kind)
         }
         let r = try TrainBenchmark.run(parameters: .random(config: .smolLM2_135M, seed: 1), settings: s)
-        print("TRAINBENCH", String(format: "%.1f tok/s median %.3f s peak %.0f MB weights %.0f MB", r.tokensPerSecond,
-                                   r.medianStepSeconds, Double(r.peakResidentBytes) / 1e6, Double(r.weightBytes) / 1e6),
-              r.stepSeconds, r.losses)
+        let json = try JSONEncoder().encode(r)
+        print("TRAINBENCH " + String(decoding: json, as: UTF8.self))
     }
 }

@@ -19,7 +19,7 @@ final class TrainLayer {
     /// q, k, v, o, gate, up, down (in `LoRATarget.allCases` order).
     let linears: [TrainLinear]
 
-    init(weights: LlamaLayerWeights, mode: TrainingMode, rng: inout TrainingRandom) {
+    init(weights: LlamaTrainLayerWeights, mode: TrainingMode, rng: inout TrainingRandom) {
         attnNorm = weights.attnNorm
         ffnNorm = weights.ffnNorm
         var quantization: BaseQuantization?

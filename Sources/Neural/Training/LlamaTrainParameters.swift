@@ -1,5 +1,5 @@
 /// The f32 weights of one Llama block, linear weights stored [out, in].
-public final class LlamaLayerWeights {
+public final class LlamaTrainLayerWeights {
     /// RMSNorm before attention [d].
     public let attnNorm: TrainTensor
     /// Query projection [heads·hd, d].
@@ -59,7 +59,7 @@ public final class LlamaTrainParameters {
     /// Final RMSNorm [d].
     public let finalNorm: TrainTensor
     /// The blocks.
-    public let layers: [LlamaLayerWeights]
+    public let layers: [LlamaTrainLayerWeights]
 
     /// Zero-filled parameters.
     public init(config: LlamaTrainConfig) throws {
@@ -67,7 +67,7 @@ public final class LlamaTrainParameters {
         self.config = config
         embedding = TrainTensor(name: "model.embed_tokens.weight", shape: [config.vocabSize, config.dim])
         finalNorm = TrainTensor(name: "model.norm.weight", shape: [config.dim])
-        layers = (0..<config.layers).map { LlamaLayerWeights(index: $0, config: config) }
+        layers = (0..<config.layers).map { LlamaTrainLayerWeights(index: $0, config: config) }
     }
 
     /// Random parameters for tests and benchmarks: N(0, std²) matrices, norms near 1.
