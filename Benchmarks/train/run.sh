@@ -13,7 +13,7 @@ threads="${2:-2}"
 export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-Haswell}"
 [ -x "$here/.venv-train/bin/python" ] || "$here/setup.sh"
 ours=$(cd "$root" && TWIN_TRAIN_BENCH=1 TWIN_TRAIN_BENCH_STEPS="$steps" TWIN_TRAIN_BENCH_THREADS="$threads" \
-    .build/release/TwinPackageTests.xctest --testing-library swift-testing --filter smolLM2SizedRandomWeights 2>&1 \
+    .build/release/TwinPackageTests.xctest --testing-library swift-testing --filter smolLM2SFTThroughput 2>&1 \
     | sed -n 's/^TRAINBENCH //p')
 peer=$("$here/.venv-train/bin/python" "$here/peer_peft.py" --steps "$steps" --threads "$threads")
 python3 - "$ours" "$peer" <<'PY'

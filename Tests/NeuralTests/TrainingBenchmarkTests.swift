@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Neural
 
-/// The benchmark entry point works on a tiny model; the SmolLM2-sized run is opt-in (TWIN_TRAIN_BENCH=1).
+/// The benchmark entry point works on a tiny model; the SmolLM2 run is opt-in (TWIN_TRAIN_BENCH=1).
 struct TrainingBenchmarkTests {
     @Test func benchmarkRunsAndTrains() throws {
         var s = TrainBenchmark.Settings()
@@ -17,7 +17,7 @@ struct TrainingBenchmarkTests {
     }
 
     @Test(.enabled(if: ProcessInfo.processInfo.environment["TWIN_TRAIN_BENCH"] == "1"))
-    func smolLM2SizedRandomWeights() throws {
+    func smolLM2SFTThroughput() throws {
         let env = ProcessInfo.processInfo.environment
         var s = TrainBenchmark.Settings()
         s.steps = Int(env["TWIN_TRAIN_BENCH_STEPS"] ?? "") ?? 5
@@ -26,7 +26,11 @@ struct TrainingBenchmarkTests {
         if let q = env["TWIN_TRAIN_BENCH_QLORA"], let kind = BaseQuantization(rawValue: q) {
             s.mode = .qlora(LoRAConfig(rank: 16, alpha: 32), kind)
         }
-        let r = try TrainBenchmark.run(parameters: .random(config: .smolLM2_135M, seed: 1), settings: s)
+        // Real SmolLM2 weights when the model file is present (same shapes either way).
+        let path = TrainingGGUFExportTests.smolLM2Path
+        let params = FileManager.default.fileExists(atPath: path)
+            ? try LlamaTrainParameters(gguf: GGUFFile(path: path)) : try .random(config: .smolLM2_135M, seed: 1)
+        let r = try TrainBenchmark.run(parameters: params, settings: s)
         let json = try JSONEncoder().encode(r)
         print("TRAINBENCH " + String(decoding: json, as: UTF8.self))
     }

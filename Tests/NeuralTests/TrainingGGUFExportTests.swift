@@ -2,87 +2,12 @@ import Foundation
 import Testing
 @testable import Neural
 
-/// Merged-model GGUF export: layout, metadata, block encodings, and logits after reloading.
+/// Merged-model GGUF export read back through the decoder's GGUF reader; real SmolLM2 weights load.
 struct TrainingGGUFExportTests {
-    /// A small GGUF v3 reader for what `GGUFExport` writes (test-only; the decoder owns the real reader).
-    struct Parsed {
-        var metadata: [String: Any] = [:]
-        var tensors: [String: (dims: [Int], type: GGUFExport.TensorType, values: [Float])] = [:]
-    }
-
-    static func parse(_ data: [UInt8]) throws -> Parsed {
-        var pos = 0
-        func u32() -> UInt32 { defer { pos += 4 }; return (0..<4).reduce(0) { $0 | UInt32(data[pos + $1]) << (8 * $1) } }
-        func u64() -> UInt64 { defer { pos += 8 }; return (0..<8).reduce(0) { $0 | UInt64(data[pos + $1]) << (8 * $1) } }
-        func str() -> String {
-            let n = Int(u64())
-            defer { pos += n }
-            return String(decoding: data[pos..<(pos + n)], as: UTF8.self)
-        }
-        func scalar(_ type: UInt32) -> Any {
-            switch type {
-            case 4: return u32()
-            case 5: return Int32(bitPattern: u32())
-            case 6: return Float(bitPattern: u32())
-            case 7: pos += 1; return data[pos - 1] != 0
-            case 8: return str()
-            case 10: return u64()
-            default: fatalError("type \(type)")
-            }
-        }
-        guard u32() == 0x4655_4747, u32() == 3 else { throw TrainingError.format("not GGUF v3") }
-        let nTensors = Int(u64()), nKV = Int(u64())
-        var p = Parsed()
-        for _ in 0..<nKV {
-            let key = str()
-            let type = u32()
-            if type == 9 {
-                let et = u32(), n = Int(u64())
-                p.metadata[key] = (0..<n).map { _ in scalar(et) }
-            } else {
-                p.metadata[key] = scalar(type)
-            }
-        }
-        var infos: [(String, [Int], GGUFExport.TensorType, Int)] = []
-        for _ in 0..<nTensors {
-            let name = str()
-            let nd = Int(u32())
-            let dims = (0..<nd).map { _ in Int(u64()) }
-            let type = GGUFExport.TensorType(rawValue: u32())!
-            infos.append((name, dims, type, Int(u64())))
-        }
-        let start = (pos + 31) / 32 * 32
-        for (name, dims, type, offset) in infos {
-            let count = dims.reduce(1, *)
-            let size = switch type {
-            case .f32: count * 4
-            case .f16: count * 2
-            case .q8_0: count / 32 * 34
-            case .q4_0: count / 32 * 18
-            case .q4_1: count / 32 * 20
-            }
-            p.tensors[name] = (dims, type, GGUFExport.decode(data[(start + offset)..<(start + offset + size)], count: count, type: type))
-        }
-        return p
-    }
-
-    /// Loads parsed GGUF tensors back into parameters of `config`.
-    static func parameters(_ p: Parsed, config: LlamaTrainConfig) throws -> LlamaTrainParameters {
-        let out = try LlamaTrainParameters(config: config)
-        func load(_ name: String, _ t: TrainTensor) {
-            let v = p.tensors[name]!.values
-            v.withUnsafeBufferPointer { t.data.update(from: $0.baseAddress!, count: t.count) }
-        }
-        load("token_embd.weight", out.embedding)
-        load("output_norm.weight", out.finalNorm)
-        for (i, l) in out.layers.enumerated() {
-            for (suffix, t) in [("attn_norm", l.attnNorm), ("attn_q", l.wq), ("attn_k", l.wk), ("attn_v", l.wv),
-                                ("attn_output", l.wo), ("ffn_norm", l.ffnNorm), ("ffn_gate", l.wGate), ("ffn_up", l.wUp),
-                                ("ffn_down", l.wDown)] {
-                load("blk.\(i).\(suffix).weight", t)
-            }
-        }
-        return out
+    static func temporaryFile(_ name: String) throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("twin-gguf-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir.appendingPathComponent(name)
     }
 
     static func adaptedModel() throws -> LlamaTrainModel {
@@ -93,47 +18,49 @@ struct TrainingGGUFExportTests {
         return m
     }
 
-    @Test func mergedF32ExportReloadsToTheAdaptedModelsLogProbs() throws {
-        let adapted = try Self.adaptedModel()
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("twin-gguf-\(UInt32.random(in: 0...UInt32.max))")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let file = dir.appendingPathComponent("merged.gguf")
-        try GGUFExport.write(adapted.mergedParameters(), type: .f32, name: "twin-test",
-                             metadata: [("tokenizer.ggml.model", .string("gpt2")), ("tokenizer.ggml.eos_token_id", .uint32(2))],
-                             to: file)
-        let parsed = try Self.parse(Array(try Data(contentsOf: file)))
-        let c = adapted.config
-        #expect(parsed.metadata["general.architecture"] as? String == "llama")
-        #expect(parsed.metadata["llama.block_count"] as? UInt32 == UInt32(c.layers))
-        #expect(parsed.metadata["llama.attention.head_count_kv"] as? UInt32 == UInt32(c.kvHeads))
-        #expect(parsed.metadata["tokenizer.ggml.eos_token_id"] as? UInt32 == 2)
-        #expect(parsed.tensors.count == 2 + 9 * c.layers)
-        #expect(parsed.tensors["token_embd.weight"]?.dims == [c.dim, c.vocabSize])
-        #expect(parsed.tensors["blk.0.ffn_down.weight"]?.dims == [c.ffnDim, c.dim])
-        #expect(parsed.tensors["blk.1.attn_norm.weight"]?.dims == [c.dim])
-        #expect(parsed.tensors["output.weight"] == nil)
-
-        let reloaded = try LlamaTrainModel(parameters: Self.parameters(parsed, config: c), mode: .full, capacity: adapted.capacity)
-        let batch = TrainingFixtures.batch(segmentLengths: [8, 5], vocab: c.vocabSize, seed: 6)
-        try adapted.forward(batch)
-        let a = (0..<batch.count).map { adapted.logProb(at: $0) }
-        try reloaded.forward(batch)
-        for t in 0..<batch.count { #expect(abs(reloaded.logProb(at: t) - a[t]) < 1e-4) }
+    static func logProbs(_ m: LlamaTrainModel, _ batch: TrainBatch) throws -> [Float] {
+        try m.forward(batch)
+        return (0..<batch.count).map { m.logProb(at: $0) }
     }
 
-    @Test func blockEncodingsRoundTripWithinTheirPrecision() {
-        var rng = TrainingRandom(seed: 3)
-        let x = (0..<256).map { _ in rng.nextNormal() }
-        for (type, tolerance) in [(GGUFExport.TensorType.f32, Float(0)), (.f16, 2e-3), (.q8_0, 0.02), (.q4_1, 0.25), (.q4_0, 0.35)] {
-            let bytes = GGUFExport.encode(x, type: type)
-            let y = GGUFExport.decode(bytes[...], count: x.count, type: type)
-            let err = zip(x, y).map { abs($0 - $1) }.max()!
-            #expect(err <= tolerance, "\(type): max error \(err)")
+    @Test func mergedExportReloadsThroughTheDecoderToTheAdaptedModelsLogProbs() throws {
+        let adapted = try Self.adaptedModel()
+        let c = adapted.config
+        let batch = TrainingFixtures.batch(segmentLengths: [8, 5], vocab: c.vocabSize, seed: 6)
+        let expected = try Self.logProbs(adapted, batch)
+        let merged = try adapted.mergedParameters()
+        // Per type: max |Δw| / max |w| of a reloaded matrix (half a quantisation step, plus the f16 scale),
+        // and the log-prob tolerance where the format is (nearly) lossless.
+        let bounds: [(GGUFExport.TensorType, Float, Float?)] = [
+            (.f32, 0, 1e-4), (.f16, 1e-3, 5e-3), (.q8_0, 0.01, nil), (.q4_1, 0.08, nil), (.q4_0, 0.13, nil),
+        ]
+        for (type, weightBound, logProbBound) in bounds {
+            let url = try Self.temporaryFile("merged-\(type).gguf")
+            defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
+            try GGUFExport.write(merged, type: type, name: "twin-test",
+                                 metadata: [("tokenizer.ggml.model", .string("gpt2")), ("tokenizer.ggml.eos_token_id", .uint32(2)),
+                                            ("tokenizer.ggml.tokens", .array((0..<c.vocabSize).map { .string("t\($0)") }))],
+                                 to: url)
+            let file = try GGUFFile(path: url.path)
+            #expect(file.metadata["general.architecture"]?.stringValue == "llama")
+            #expect(file.metadata["tokenizer.ggml.eos_token_id"]?.intValue == 2)
+            #expect(file.metadata["tokenizer.ggml.tokens"]?.arrayValue?.count == c.vocabSize)
+            #expect(file.tensor(named: "output.weight") == nil)
+            #expect(file.tensor(named: "blk.0.ffn_down.weight")?.shape == [c.ffnDim, c.dim])
+            let reloaded = try LlamaTrainParameters(gguf: file)
+            #expect(reloaded.config == c)
+            for (a, b) in zip(reloaded.all, merged.all) {
+                let scale = b.array.map(abs).max()!
+                let err = zip(a.array, b.array).map { abs($0 - $1) }.max()!
+                #expect(err <= weightBound * scale + 1e-7, "\(type) \(b.name): error \(err) for max |w| \(scale)")
+            }
+            if let logProbBound {
+                let model = try LlamaTrainModel(parameters: reloaded, mode: .full, capacity: adapted.capacity)
+                let got = try Self.logProbs(model, batch)
+                let err = zip(got, expected).map { abs($0 - $1) }.max()!
+                #expect(err <= logProbBound, "\(type): max log-prob difference \(err)")
+            }
         }
-        #expect(GGUFExport.encode(x, type: .q8_0).count == 256 / 32 * 34)
-        #expect(GGUFExport.encode(x, type: .q4_1).count == 256 / 32 * 20)
-        #expect(GGUFExport.encode(x, type: .q4_0).count == 256 / 32 * 18)
     }
 
     @Test func halvesOrderedWeightsArePermutedToGGUFOrder() {
@@ -149,5 +76,36 @@ struct TrainingGGUFExportTests {
         #expect { try GGUFExport.write(p, type: .q8_0, to: url) } throws: {
             ($0 as? TrainingError)?.message.contains("not a multiple of 32") == true
         }
+    }
+
+    static var smolLM2Path: String {
+        let dir = ProcessInfo.processInfo.environment["TWIN_MODELS_DIR"]
+            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("models").path
+        return dir + "/SmolLM2-135M-Instruct.Q4_1.gguf"
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: smolLM2Path)))
+    func realSmolLM2LoadsAndPredictsTextBetterThanShuffledText() throws {
+        let file = try GGUFFile(path: Self.smolLM2Path)
+        let params = try LlamaTrainParameters(gguf: file)
+        #expect(params.config == .smolLM2_135M)
+        let vocab = try file.requireStrings("tokenizer.ggml.tokens")
+        let words = ["The", "Ġcat", "Ġsat", "Ġon", "Ġthe", "Ġmat", ".", "ĠThe", "Ġdog", "Ġsat", "Ġon", "Ġthe", "Ġrug", "."]
+        let ids = try words.map { w in
+            guard let i = vocab.firstIndex(of: w) else { throw TrainingError.invalidInput("token \(w) not in the vocabulary") }
+            return Int32(i)
+        }
+        let model = try LlamaTrainModel(parameters: params, mode: .lora(LoRAConfig(rank: 8, alpha: 16)),
+                                        capacity: TrainCapacity(maxTokens: 16, maxSegmentLength: 16))
+        func loss(_ t: [Int32]) throws -> Double {
+            let batch = TrainBatch(tokens: t, targets: t.indices.map { $0 + 1 < t.count ? t[$0 + 1] : -1 },
+                                   segments: [TrainSegment(start: 0, count: t.count)])
+            return -(try model.forward(batch)) / Double(t.count - 1)
+        }
+        let natural = try loss(ids)
+        let shuffled = try loss([ids[5], ids[2], ids[12], ids[0], ids[6], ids[9], ids[3], ids[11], ids[1], ids[13], ids[8], ids[4], ids[10], ids[7]])
+        #expect(natural < 4, "natural text: \(natural) nats/token")
+        #expect(natural + 2 < shuffled, "natural \(natural) vs shuffled \(shuffled)")
     }
 }

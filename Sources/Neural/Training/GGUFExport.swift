@@ -6,7 +6,7 @@ import Foundation
 /// is tied, so there is no `output.weight`) and GGUF's dimension order (innermost first). Norms stay
 /// F32; matrices are written as the chosen type. Query/key rows are written in GGUF order (interleaved
 /// RoPE); a model trained on Hugging Face-ordered weights is permuted on the way out.
-/// Tokenizer and other metadata are supplied by the caller (copy them from the source GGUF).
+/// Tokenizer and other metadata are supplied by the caller: `tokenizerMetadata(from:)` copies them from the source GGUF.
 public enum GGUFExport {
     /// Tensor storage types (ggml type ids).
     public enum TensorType: UInt32, Sendable, CaseIterable {
@@ -24,22 +24,9 @@ public enum GGUFExport {
         }
     }
 
-    /// A metadata value.
-    public enum Value: Sendable, Equatable {
-        case uint32(UInt32)
-        case int32(Int32)
-        case float32(Float)
-        case bool(Bool)
-        case string(String)
-        case uint64(UInt64)
-        case stringArray([String])
-        case int32Array([Int32])
-        case float32Array([Float])
-    }
-
     /// The architecture keys llama.cpp needs for a Llama model of `config`.
     public static func architectureMetadata(config c: LlamaTrainConfig, contextLength: Int, name: String,
-                                            type: TensorType) -> [(String, Value)] {
+                                            type: TensorType) -> [(String, GGUFValue)] {
         [
             ("general.architecture", .string("llama")),
             ("general.name", .string(name)),
@@ -57,11 +44,16 @@ public enum GGUFExport {
         ]
     }
 
+    /// Every `tokenizer.*` key of a source GGUF file, in file order (to carry the vocabulary into an export).
+    public static func tokenizerMetadata(from file: GGUFFile) -> [(String, GGUFValue)] {
+        file.metadataKeys.filter { $0.hasPrefix("tokenizer.") }.map { ($0, file.metadata[$0]!) }
+    }
+
     /// Writes `parameters` to `url`; `metadata` is appended after the architecture keys (a key given
     /// in both wins from `metadata`).
     public static func write(
         _ parameters: LlamaTrainParameters, type: TensorType, contextLength: Int = 8192, name: String = "twin",
-        metadata: [(String, Value)] = [], to url: URL
+        metadata: [(String, GGUFValue)] = [], to url: URL
     ) throws {
         let c = parameters.config
         var kv = architectureMetadata(config: c, contextLength: contextLength, name: name, type: type)
@@ -203,40 +195,6 @@ public enum GGUFExport {
         return out
     }
 
-    /// Decodes `count` values of `type` (the inverse of `encode`, up to quantisation error).
-    public static func decode(_ bytes: ArraySlice<UInt8>, count: Int, type: TensorType) -> [Float] {
-        let b = Array(bytes)
-        func half(_ at: Int) -> Float { Float(Float16(bitPattern: UInt16(b[at]) | UInt16(b[at + 1]) << 8)) }
-        var out = [Float](repeating: 0, count: count)
-        switch type {
-        case .f32:
-            for i in 0..<count {
-                out[i] = Float(bitPattern: UInt32(b[4 * i]) | UInt32(b[4 * i + 1]) << 8 | UInt32(b[4 * i + 2]) << 16 | UInt32(b[4 * i + 3]) << 24)
-            }
-        case .f16:
-            for i in 0..<count { out[i] = half(2 * i) }
-        case .q8_0:
-            for blk in 0..<(count / 32) {
-                let base = blk * 34
-                let d = half(base)
-                for i in 0..<32 { out[blk * 32 + i] = d * Float(Int8(bitPattern: b[base + 2 + i])) }
-            }
-        case .q4_0, .q4_1:
-            let size = type == .q4_0 ? 18 : 20
-            for blk in 0..<(count / 32) {
-                let base = blk * size
-                let d = half(base)
-                let m: Float = type == .q4_1 ? half(base + 2) : -8 * d
-                let qs = base + (type == .q4_0 ? 2 : 4)
-                for j in 0..<16 {
-                    out[blk * 32 + j] = Float(b[qs + j] & 0x0F) * d + m
-                    out[blk * 32 + j + 16] = Float(b[qs + j] >> 4) * d + m
-                }
-            }
-        }
-        return out
-    }
-
     private static func appendHalf(_ v: Float, to out: inout [UInt8]) {
         let h = Float16(v).bitPattern
         out.append(UInt8(h & 0xFF))
@@ -261,23 +219,48 @@ struct GGUFBytes {
         while bytes.count % alignment != 0 { bytes.append(0) }
     }
 
-    mutating func value(_ v: GGUFExport.Value) {
+    mutating func value(_ v: GGUFValue) {
+        raw(GGUFBytes.tag(v))
+        payload(v)
+    }
+
+    /// The on-disk type tag (an empty array is written as an array of uint8).
+    static func tag(_ v: GGUFValue) -> UInt32 {
         switch v {
-        case .uint32(let x): raw(UInt32(4)); raw(x)
-        case .int32(let x): raw(UInt32(5)); raw(x)
-        case .float32(let x): raw(UInt32(6)); raw(x.bitPattern)
-        case .bool(let x): raw(UInt32(7)); bytes.append(x ? 1 : 0)
-        case .string(let x): raw(UInt32(8)); string(x)
-        case .uint64(let x): raw(UInt32(10)); raw(x)
-        case .stringArray(let xs):
-            raw(UInt32(9)); raw(UInt32(8)); raw(UInt64(xs.count))
-            for x in xs { string(x) }
-        case .int32Array(let xs):
-            raw(UInt32(9)); raw(UInt32(5)); raw(UInt64(xs.count))
-            for x in xs { raw(x) }
-        case .float32Array(let xs):
-            raw(UInt32(9)); raw(UInt32(6)); raw(UInt64(xs.count))
-            for x in xs { raw(x.bitPattern) }
+        case .uint8: 0
+        case .int8: 1
+        case .uint16: 2
+        case .int16: 3
+        case .uint32: 4
+        case .int32: 5
+        case .float32: 6
+        case .bool: 7
+        case .string: 8
+        case .array: 9
+        case .uint64: 10
+        case .int64: 11
+        case .float64: 12
+        }
+    }
+
+    mutating func payload(_ v: GGUFValue) {
+        switch v {
+        case .uint8(let x): raw(x)
+        case .int8(let x): raw(x)
+        case .uint16(let x): raw(x)
+        case .int16(let x): raw(x)
+        case .uint32(let x): raw(x)
+        case .int32(let x): raw(x)
+        case .float32(let x): raw(x.bitPattern)
+        case .bool(let x): bytes.append(x ? 1 : 0)
+        case .string(let x): string(x)
+        case .uint64(let x): raw(x)
+        case .int64(let x): raw(x)
+        case .float64(let x): raw(x.bitPattern)
+        case .array(let xs):
+            raw(xs.first.map(GGUFBytes.tag) ?? 0)
+            raw(UInt64(xs.count))
+            for x in xs { payload(x) }
         }
     }
 }
