@@ -134,6 +134,18 @@ struct TrainingSFTTests {
         }
     }
 
+    @Test func recordsWithMissingColumnsAreRefused() throws {
+        #expect { try SFTExample(record: ["instruction": "x"], index: 4) } throws: {
+            ($0 as? TrainingError)?.message == "sft example 4: missing column 'output'"
+        }
+        #expect { try DPOExample(record: ["prompt": "p", "chosen": "c"], index: 2) } throws: {
+            ($0 as? TrainingError)?.message == "dpo example 2: missing column 'rejected'"
+        }
+        let withInput = try SFTExample(record: ["instruction": "Translate", "input": "hola", "output": "hello"], index: 0)
+        #expect(withInput.instruction == "Translate\n\nhola")
+        #expect(try DPOExample(record: ["prompt": "p", "chosen": "c", "rejected": "r"], index: 0).rejected == "r")
+    }
+
     @Test func batchesOutsideTheModelAreRefused() throws {
         let m = try Self.model(maxTokens: 16, segment: 8)
         let tooLong = TrainingFixtures.batch(segmentLengths: [9], vocab: 32, seed: 1)

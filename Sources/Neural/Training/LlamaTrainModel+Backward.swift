@@ -73,12 +73,15 @@ extension LlamaTrainModel {
             layer[t].backward(x: input.pointer, dy: dy, tokens: n, dx: dx, accumulate: accumulate,
                               saved: a.linear[t.index], scratch: scratch, adaptersOn: on)
         }
-        // Feed-forward: out = xmid + down(hidden)
-        project(.down, a.hidden, dres, dHidden.pointer, accumulate: false)
+        // Feed-forward: out = xmid + down(hidden); hidden and the normed input are recomputed.
+        swigluForward(gate: a.gate.pointer, up: a.up.pointer, out: hidden.pointer, count: n &* c.ffnDim)
+        project(.down, hidden, dres, dHidden.pointer, accumulate: false)
         swigluBackward(dOut: dHidden.pointer, gate: a.gate.pointer, up: a.up.pointer, dGate: dGate.pointer,
                        dUp: dUp.pointer, count: n &* c.ffnDim)
-        project(.gate, a.xn2, dGate.pointer, dNormed.pointer, accumulate: false)
-        project(.up, a.xn2, dUp.pointer, dNormed.pointer, accumulate: true)
+        rmsnormForward(x: a.xmid.pointer, weight: layer.ffnNorm.data, y: normed.pointer, rstd: a.rstd2.pointer, rows: n,
+                       dim: c.dim, eps: c.normEps)
+        project(.gate, normed, dGate.pointer, dNormed.pointer, accumulate: false)
+        project(.up, normed, dUp.pointer, dNormed.pointer, accumulate: true)
         rmsnormBackward(dy: dNormed.pointer, x: a.xmid.pointer, weight: layer.ffnNorm.data, rstd: a.rstd2.pointer,
                         dx: dres, dWeight: layer.ffnNorm.grad, rows: n, dim: c.dim)
         // Attention: xmid = x + o(att)
@@ -92,9 +95,11 @@ extension LlamaTrainModel {
                   style: c.ropeStyle, inverse: true)
         applyRoPE(dk.pointer, rows: n, heads: c.kvHeads, headDim: c.headDim, positions: positions, table: rope,
                   style: c.ropeStyle, inverse: true)
-        project(.q, a.xn1, dq.pointer, dNormed.pointer, accumulate: false)
-        project(.k, a.xn1, dk.pointer, dNormed.pointer, accumulate: true)
-        project(.v, a.xn1, dv.pointer, dNormed.pointer, accumulate: true)
+        rmsnormForward(x: residualRow(l), weight: layer.attnNorm.data, y: normed.pointer, rstd: a.rstd1.pointer, rows: n,
+                       dim: c.dim, eps: c.normEps)
+        project(.q, normed, dq.pointer, dNormed.pointer, accumulate: false)
+        project(.k, normed, dk.pointer, dNormed.pointer, accumulate: true)
+        project(.v, normed, dv.pointer, dNormed.pointer, accumulate: true)
         rmsnormBackward(dy: dNormed.pointer, x: residualRow(l), weight: layer.attnNorm.data, rstd: a.rstd1.pointer,
                         dx: dres, dWeight: layer.attnNorm.grad, rows: n, dim: c.dim)
     }

@@ -50,11 +50,11 @@ extension LlamaTrainModel {
             layer[t].forward(x: input.pointer, tokens: n, y: output, saved: a.linear[t.index], scratch: scratch,
                              adaptersOn: on, dropoutSeed: dropoutSeed(layer: l, target: t.index))
         }
-        rmsnormForward(x: x, weight: layer.attnNorm.data, y: a.xn1.pointer, rstd: a.rstd1.pointer, rows: n, dim: c.dim,
+        rmsnormForward(x: x, weight: layer.attnNorm.data, y: normed.pointer, rstd: a.rstd1.pointer, rows: n, dim: c.dim,
                        eps: c.normEps)
-        project(.q, a.xn1, a.q.pointer)
-        project(.k, a.xn1, a.k.pointer)
-        project(.v, a.xn1, a.v.pointer)
+        project(.q, normed, a.q.pointer)
+        project(.k, normed, a.k.pointer)
+        project(.v, normed, a.v.pointer)
         applyRoPE(a.q.pointer, rows: n, heads: c.heads, headDim: c.headDim, positions: positions, table: rope,
                   style: c.ropeStyle, inverse: false)
         applyRoPE(a.k.pointer, rows: n, heads: c.kvHeads, headDim: c.headDim, positions: positions, table: rope,
@@ -65,12 +65,12 @@ extension LlamaTrainModel {
         let nd = n &* c.dim
         let xm = a.xmid.pointer
         for i in 0..<nd { xm[i] += x[i] }
-        rmsnormForward(x: xm, weight: layer.ffnNorm.data, y: a.xn2.pointer, rstd: a.rstd2.pointer, rows: n, dim: c.dim,
+        rmsnormForward(x: xm, weight: layer.ffnNorm.data, y: normed.pointer, rstd: a.rstd2.pointer, rows: n, dim: c.dim,
                        eps: c.normEps)
-        project(.gate, a.xn2, a.gate.pointer)
-        project(.up, a.xn2, a.up.pointer)
-        swigluForward(gate: a.gate.pointer, up: a.up.pointer, out: a.hidden.pointer, count: n &* c.ffnDim)
-        project(.down, a.hidden, out)
+        project(.gate, normed, a.gate.pointer)
+        project(.up, normed, a.up.pointer)
+        swigluForward(gate: a.gate.pointer, up: a.up.pointer, out: hidden.pointer, count: n &* c.ffnDim)
+        project(.down, hidden, out)
         for i in 0..<nd { out[i] += xm[i] }
     }
 

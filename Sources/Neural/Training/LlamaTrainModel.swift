@@ -40,14 +40,17 @@ final class TrainLayer {
 }
 
 /// What one block saved in its forward pass (one per block, or one shared with gradient checkpointing).
+///
+/// The normed inputs and the SwiGLU product are not kept: backward recomputes them from the residual
+/// stream, `xmid`, `gate` and `up` (element-wise work, a few % of a step) to save 3 rows of width
+/// d, d and ffn per token and block.
 final class LayerActivations {
-    let xn1, rstd1, q, k, v, probs, att, xmid, xn2, rstd2, gate, up, hidden: FloatBuffer
+    let rstd1, q, k, v, probs, att, xmid, rstd2, gate, up: FloatBuffer
     /// Per projection (LoRA targets only).
     let linear: [LinearActivations?]
 
     init(config c: LlamaTrainConfig, capacity: TrainCapacity, layer: TrainLayer) {
         let n = capacity.maxTokens
-        xn1 = FloatBuffer(n * c.dim)
         rstd1 = FloatBuffer(n)
         q = FloatBuffer(n * c.qDim)
         k = FloatBuffer(n * c.kvDim)
@@ -55,11 +58,9 @@ final class LayerActivations {
         probs = FloatBuffer(c.heads * n * capacity.maxSegmentLength)
         att = FloatBuffer(n * c.qDim)
         xmid = FloatBuffer(n * c.dim)
-        xn2 = FloatBuffer(n * c.dim)
         rstd2 = FloatBuffer(n)
         gate = FloatBuffer(n * c.ffnDim)
         up = FloatBuffer(n * c.ffnDim)
-        hidden = FloatBuffer(n * c.ffnDim)
         linear = layer.linears.map { lin in
             lin.adapter.map { LinearActivations(tokens: n, inFeatures: lin.inFeatures, adapter: $0) }
         }
@@ -98,6 +99,9 @@ public final class LlamaTrainModel {
 
     // Residual stream: (layers + 1) × [maxTokens, d].
     let residual: FloatBuffer
+    // Recomputed per block: RMSNorm output [tokens, d] and SwiGLU product [tokens, ffn].
+    let normed: FloatBuffer
+    let hidden: FloatBuffer
     let positions: UnsafeMutablePointer<Int32>
     // Head: final norm, compact rows that have targets, logits of those rows.
     let xf: FloatBuffer
@@ -160,6 +164,8 @@ public final class LlamaTrainModel {
         shape = AttentionShape(heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, tokenCapacity: n,
                                window: capacity.maxSegmentLength)
         residual = FloatBuffer((c.layers + 1) * n * c.dim)
+        normed = FloatBuffer(n * c.dim)
+        hidden = FloatBuffer(n * c.ffnDim)
         positions = .allocate(capacity: n)
         positions.initialize(repeating: 0, count: n)
         xf = FloatBuffer(n * c.dim)
