@@ -1,3 +1,4 @@
+import COpenBLAS
 import Foundation
 
 /// Measures SFT training throughput and memory (the numbers behind `twin bench train`).
@@ -37,6 +38,8 @@ public enum TrainBenchmark {
         public var weightBytes: Int
         /// Loss of each timed step (it must fall when training works).
         public var losses: [Double]
+        /// The OpenBLAS kernel family in use ("Prescott" means a generic fallback: set OPENBLAS_CORETYPE).
+        public var blasCore: String
     }
 
     /// Trains `parameters` (consumed: QLoRA quantises them) on random tokens and times each step.
@@ -69,7 +72,8 @@ public enum TrainBenchmark {
         }
         let median = times.sorted()[times.count / 2]
         return Result(tokensPerSecond: Double(s.sequenceLength - 1) / median, stepSeconds: times, medianStepSeconds: median,
-                      peakResidentBytes: peakResidentBytes(), weightBytes: model.weightBytes, losses: losses)
+                      peakResidentBytes: peakResidentBytes(), weightBytes: model.weightBytes, losses: losses,
+                      blasCore: openblas_get_corename().map { String(cString: $0) } ?? "unknown")
     }
 
     /// VmHWM from /proc/self/status in bytes (0 where unavailable).
