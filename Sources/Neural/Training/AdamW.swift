@@ -4,9 +4,13 @@ import RealModule
 public final class AdamW {
     /// β1, β2, ε and decoupled weight decay.
     public struct Hyperparameters: Sendable, Equatable, Codable {
+        /// First-moment decay.
         public var beta1: Float = 0.9
+        /// Second-moment decay.
         public var beta2: Float = 0.999
+        /// Denominator guard.
         public var epsilon: Float = 1e-8
+        /// Decoupled decay (not applied to 1-D tensors).
         public var weightDecay: Float = 0.01
 
         /// Creates hyper-parameters (defaults as PyTorch AdamW, weight decay 0.01 as the reference).

@@ -63,6 +63,7 @@ public struct DPOObjective: TrainingObjective {
         return s.start..<(s.start + s.count)
     }
 
+    /// Micro-batches in one epoch.
     public var microBatchesPerEpoch: Int { (train.pairs.count + batchSize - 1) / batchSize }
 
     /// −log σ(z) computed without overflow.
@@ -72,6 +73,7 @@ public struct DPOObjective: TrainingObjective {
 
     static func sigmoid(_ z: Double) -> Double { 1 / (1 + Double.exp(-z)) }
 
+    /// Forward and backward on micro-batches `indices` of `epoch`; returns the mean loss.
     public func accumulate(model: LlamaTrainModel, indices: [Int], epoch: Int, dropoutSeed: UInt64) throws -> ObjectiveResult {
         let order = TrainingOptions.permutation(count: train.pairs.count, seed: seed, epoch: epoch)
         let groups = indices.map { i in Array(order[(i * batchSize)..<Swift.min((i + 1) * batchSize, order.count)]) }
@@ -99,6 +101,7 @@ public struct DPOObjective: TrainingObjective {
         return ObjectiveResult(loss: loss, tokens: tokens, dpo: metrics)
     }
 
+    /// Mean loss (and metrics) over the evaluation set, no backward.
     public func evaluate(model: LlamaTrainModel) throws -> ObjectiveResult? {
         guard let eval else { return nil }
         var acc = Accumulator()

@@ -31,6 +31,7 @@ public enum LoRATarget: String, Sendable, Codable, CaseIterable, Comparable {
 
     var index: Int { Self.allCases.firstIndex(of: self)! }
 
+    /// Orders targets as q, k, v, o, gate, up, down.
     public static func < (lhs: LoRATarget, rhs: LoRATarget) -> Bool { lhs.index < rhs.index }
 }
 

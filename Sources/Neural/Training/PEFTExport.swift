@@ -9,18 +9,31 @@ import Foundation
 public enum PEFTExport {
     /// The `adapter_config.json` fields PEFT reads.
     public struct AdapterConfig: Codable, Equatable, Sendable {
+        /// Rank.
         public var r: Int
+        /// Scaling numerator.
         public var lora_alpha: Float
+        /// Adapter input dropout.
         public var lora_dropout: Float
+        /// Wrapped modules (`q_proj`, …).
         public var target_modules: [String]
+        /// The base model the adapter belongs to.
         public var base_model_name_or_path: String
+        /// Always `LORA`.
         public var peft_type = "LORA"
+        /// Always `CAUSAL_LM`.
         public var task_type = "CAUSAL_LM"
+        /// Always `none` (no bias terms are trained).
         public var bias = "none"
+        /// Weights are [out, in] (false).
         public var fan_in_fan_out = false
+        /// Saved for inference.
         public var inference_mode = true
+        /// Plain alpha/r scaling.
         public var use_rslora = false
+        /// No DoRA.
         public var use_dora = false
+        /// Default initialisation was used.
         public var init_lora_weights = true
     }
 

@@ -26,6 +26,7 @@ public struct SFTObjective: TrainingObjective {
         gradient = GradientBuffer(capacity.maxTokens)
     }
 
+    /// Micro-batches in one epoch.
     public var microBatchesPerEpoch: Int { (rows.count + batchSize - 1) / batchSize }
 
     /// Sample indices of micro-batch `index` in `epoch` (rows shuffled per epoch from the seed).
@@ -35,6 +36,7 @@ public struct SFTObjective: TrainingObjective {
         return order[lo..<hi].flatMap { rows[$0] }
     }
 
+    /// Forward and backward on micro-batches `indices` of `epoch`; returns the mean loss.
     public func accumulate(model: LlamaTrainModel, indices: [Int], epoch: Int, dropoutSeed: UInt64) throws -> ObjectiveResult {
         let order = TrainingOptions.permutation(count: rows.count, seed: seed, epoch: epoch)
         let groups = indices.map { i -> [Int] in
@@ -55,6 +57,7 @@ public struct SFTObjective: TrainingObjective {
         return ObjectiveResult(loss: total / Double(tokens), tokens: tokens)
     }
 
+    /// Mean loss (and metrics) over the evaluation set, no backward.
     public func evaluate(model: LlamaTrainModel) throws -> ObjectiveResult? {
         guard let eval else { return nil }
         let evalRows = eval.rows(order: Array(eval.samples.indices), packing: true)
@@ -72,8 +75,7 @@ public struct SFTObjective: TrainingObjective {
 }
 
 /// A reusable per-token gradient buffer (allocated once per objective, not per step).
-final class GradientBuffer: @unchecked Sendable {
-    // Only touched by the single thread that runs the trainer; objectives are not shared.
+final class GradientBuffer {
     let storage: UnsafeMutablePointer<Float>
     let capacity: Int
 

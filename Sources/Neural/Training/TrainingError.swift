@@ -42,5 +42,6 @@ public struct TrainingError: Error, CustomStringConvertible, Sendable, Equatable
         }
     }
 
+    /// The label and the message.
     public var description: String { "\(shortDescription): \(message)" }
 }
