@@ -24,5 +24,8 @@ import json, sys
 ours, peer = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 print(f"twin : {ours['tokensPerSecond']:.1f} tok/s  median step {ours['medianStepSeconds']:.2f} s  peak RSS {ours['peakResidentBytes']/2**20:.0f} MiB  (OpenBLAS {ours['blasCore']}, steps {[round(x, 2) for x in ours['stepSeconds']]})")
 print(f"peer : {peer['tokens_per_second']:.1f} tok/s  median step {peer['median_step_seconds']:.2f} s  peak RSS {peer['peak_rss_bytes']/2**20:.0f} MiB  ({peer['peer']}, steps {[round(x, 2) for x in peer['step_seconds']]})")
-print(f"ratio: {ours['tokensPerSecond']/peer['tokens_per_second']:.2f}x throughput, {ours['peakResidentBytes']/peer['peak_rss_bytes']:.2f}x memory")
+print(f"cpu  : twin {ours['cpuSecondsPerStep']:.2f} CPU-s/step, peer {peer['cpu_seconds_per_step']:.2f} CPU-s/step")
+print(f"ratio: {ours['tokensPerSecond']/peer['tokens_per_second']:.2f}x throughput (wall), "
+      f"{peer['cpu_seconds_per_step']/ours['cpuSecondsPerStep']:.2f}x (per CPU second), "
+      f"{ours['peakResidentBytes']/peer['peak_rss_bytes']:.2f}x memory")
 PY

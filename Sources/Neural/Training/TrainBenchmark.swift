@@ -32,6 +32,9 @@ public enum TrainBenchmark {
         public var stepSeconds: [Double]
         /// Median step time.
         public var medianStepSeconds: Double
+        /// Process CPU seconds (user + system, all threads) per timed step: less sensitive than wall time
+        /// to other processes sharing the cores.
+        public var cpuSecondsPerStep: Double
         /// Peak resident memory of the process so far (VmHWM), bytes.
         public var peakResidentBytes: Int
         /// Bytes of weights held by the model.
@@ -64,16 +67,27 @@ public enum TrainBenchmark {
         for _ in 0..<s.warmupSteps { _ = try trainer.trainStep() }
         var times: [Double] = []
         var losses: [Double] = []
+        let cpuStart = cpuSeconds()
         for _ in 0..<s.steps {
             let start = DispatchTime.now().uptimeNanoseconds
             let r = try trainer.trainStep()
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             losses.append(r.loss)
         }
+        let cpuPerStep = (cpuSeconds() - cpuStart) / Double(s.steps)
         let median = times.sorted()[times.count / 2]
         return Result(tokensPerSecond: Double(s.sequenceLength - 1) / median, stepSeconds: times, medianStepSeconds: median,
+                      cpuSecondsPerStep: cpuPerStep,
                       peakResidentBytes: peakResidentBytes(), weightBytes: model.weightBytes, losses: losses,
                       blasCore: openblas_get_corename().map { String(cString: $0) } ?? "unknown")
+    }
+
+    /// User + system CPU time of the process so far.
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     /// VmHWM from /proc/self/status in bytes (0 where unavailable).
