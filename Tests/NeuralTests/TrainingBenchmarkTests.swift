@@ -28,9 +28,9 @@ struct TrainingBenchmarkTests {
         }
         // Real SmolLM2 weights when the model file is present (same shapes either way).
         let path = TrainingGGUFExportTests.smolLM2Path
-        let params = FileManager.default.fileExists(atPath: path)
-            ? try LlamaTrainParameters(gguf: GGUFFile(path: path)) : try .random(config: .smolLM2_135M, seed: 1)
-        let r = try TrainBenchmark.run(parameters: params, settings: s)
+        let r = FileManager.default.fileExists(atPath: path)
+            ? try TrainBenchmark.run(gguf: GGUFFile(path: path), settings: s)
+            : try TrainBenchmark.run(parameters: .random(config: .smolLM2_135M, seed: 1), settings: s)
         let json = try JSONEncoder().encode(r)
         print("TRAINBENCH " + String(decoding: json, as: UTF8.self))
     }

@@ -63,6 +63,23 @@ struct TrainingGGUFExportTests {
         }
     }
 
+    @Test func modelLoadedBlockByBlockFromGGUFMatchesOneBuiltFromParameters() throws {
+        let c = TrainingFixtures.tinyQuantConfig()
+        let params = try LlamaTrainParameters.random(config: c, seed: 5, std: 0.3)
+        let url = try Self.temporaryFile("base.gguf")
+        defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
+        try GGUFExport.write(params, type: .f32, to: url)
+        let file = try GGUFFile(path: url.path)
+        let cap = TrainCapacity(maxTokens: 16, maxSegmentLength: 8)
+        let batch = TrainingFixtures.batch(segmentLengths: [8, 4], vocab: c.vocabSize, seed: 1)
+        for mode in [TrainingMode.lora(LoRAConfig(rank: 2, alpha: 4)), .qlora(LoRAConfig(rank: 2, alpha: 4), .q8_0), .full] {
+            let a = try LlamaTrainModel(parameters: LlamaTrainParameters(gguf: file), mode: mode, capacity: cap, seed: 3)
+            let b = try LlamaTrainModel(gguf: file, mode: mode, capacity: cap, seed: 3)
+            #expect(try Self.logProbs(a, batch) == Self.logProbs(b, batch), "\(mode)")
+            #expect(a.trainableTensors.map(\.name) == b.trainableTensors.map(\.name))
+        }
+    }
+
     @Test func halvesOrderedWeightsArePermutedToGGUFOrder() {
         let m: [Float] = (0..<8).map(Float.init)
         let g = GGUFExport.toGGUFRows(m, heads: 2, headDim: 4, columns: 1)

@@ -44,7 +44,7 @@ extension LlamaTrainModel {
             let g = activeGradient.pointer
             for r in 0..<m { g[r] = gradient[Int(activeRows[r])] }
             logSoftmaxBackwardRows(logits: logits.pointer, rows: m, vocab: c.vocabSize, targets: activeTargets,
-                                   lse: lse.pointer, gradient: g)
+                                   inverseSum: inverseSum.pointer, gradient: g)
             // dxf_active = dlogits · E (reuse xfActive's sibling: write into dNormed, then scatter)
             let dxa = dNormed.pointer
             BLAS.sgemm(m: m, n: d, k: c.vocabSize, a: logits.pointer, lda: c.vocabSize, b: embedding.data, ldb: d,

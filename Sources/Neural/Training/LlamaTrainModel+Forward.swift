@@ -95,7 +95,7 @@ extension LlamaTrainModel {
         guard m > 0 else { return 0 }
         BLAS.sgemm(transB: true, m: m, n: c.vocabSize, k: d, a: xfActive.pointer, lda: d, b: embedding.data, ldb: d,
                    c: logits.pointer, ldc: c.vocabSize)
-        logSoftmaxRows(logits: logits.pointer, rows: m, vocab: c.vocabSize, targets: activeTargets, lse: lse.pointer,
+        logSoftmaxRows(logits: logits.pointer, rows: m, vocab: c.vocabSize, targets: activeTargets, inverseSum: inverseSum.pointer,
                        logProbs: activeLogProbs.pointer)
         var total = 0.0
         for r in 0..<m {

@@ -103,14 +103,14 @@ public final class LlamaTrainModel {
     let normed: FloatBuffer
     let hidden: FloatBuffer
     let positions: UnsafeMutablePointer<Int32>
-    // Head: final norm, compact rows that have targets, logits of those rows.
+    // Head: final norm, compact rows that have targets, their logits (exponentials after forward).
     let xf: FloatBuffer
     let rstdF: FloatBuffer
     let activeRows: UnsafeMutablePointer<Int32>
     let activeTargets: UnsafeMutablePointer<Int32>
     let xfActive: FloatBuffer
     let logits: FloatBuffer
-    let lse: FloatBuffer
+    let inverseSum: FloatBuffer
     let activeLogProbs: FloatBuffer
     let activeGradient: FloatBuffer
     /// Per-token log-probabilities of the last forward (0 where there is no target).
@@ -122,12 +122,25 @@ public final class LlamaTrainModel {
     let dResidual, dNormed, dq, dk, dv, dAtt, dHidden, dGate, dUp, dScores, dXf: FloatBuffer
 
     /// Builds the model from f32 parameters. The tensors are used in place (LoRA, full) or quantised
-    /// (QLoRA; drop your reference to `parameters` afterwards to free the f32 copy).
-    public init(
+    /// (QLoRA; drop your reference to `parameters` afterwards to free the f32 copy, or load with
+    /// `init(gguf:…)`, which never holds the whole f32 base).
+    public convenience init(
         parameters: LlamaTrainParameters, mode: TrainingMode, capacity: TrainCapacity,
         gradientCheckpointing: Bool = false, seed: UInt64 = 0
     ) throws {
-        let c = parameters.config
+        try self.init(config: parameters.config, embedding: parameters.embedding, finalNorm: parameters.finalNorm,
+                      mode: mode, capacity: capacity, gradientCheckpointing: gradientCheckpointing, seed: seed) {
+            parameters.layers[$0]
+        }
+    }
+
+    /// Builds the model block by block: `layerWeights(i)` supplies block i's f32 weights, which are kept
+    /// (LoRA, full) or quantised and released (QLoRA).
+    init(
+        config c: LlamaTrainConfig, embedding: TrainTensor, finalNorm: TrainTensor, mode: TrainingMode,
+        capacity: TrainCapacity, gradientCheckpointing: Bool, seed: UInt64,
+        layerWeights: (Int) throws -> LlamaTrainLayerWeights
+    ) throws {
         try c.validate()
         if capacity.maxTokens < 1 || capacity.maxSegmentLength < 1 {
             throw TrainingError.invalidConfiguration("capacity: expected positive maxTokens and maxSegmentLength")
@@ -142,13 +155,21 @@ public final class LlamaTrainModel {
         self.mode = mode
         self.capacity = capacity
         self.gradientCheckpointing = gradientCheckpointing
-        embedding = parameters.embedding
-        finalNorm = parameters.finalNorm
+        self.embedding = embedding
+        self.finalNorm = finalNorm
         var rng = TrainingRandom(seed: TrainingRandom.derive(seed, 0x10_AA))
-        let built = parameters.layers.map { TrainLayer(weights: $0, mode: mode, rng: &rng) }
+        var built: [TrainLayer] = []
+        for i in 0..<c.layers {
+            let weights = try layerWeights(i)
+            if mode == .full {
+                for t in weights.all { t.enableGradient() }
+            }
+            built.append(TrainLayer(weights: weights, mode: mode, rng: &rng))
+        }
         layers = built
         if mode == .full {
-            for t in parameters.all { t.enableGradient() }
+            embedding.enableGradient()
+            finalNorm.enableGradient()
         }
         let n = capacity.maxTokens
         let blockCount = gradientCheckpointing ? 1 : c.layers
@@ -176,7 +197,7 @@ public final class LlamaTrainModel {
         activeTargets.initialize(repeating: 0, count: n)
         xfActive = FloatBuffer(n * c.dim)
         logits = FloatBuffer(n * c.vocabSize)
-        lse = FloatBuffer(n)
+        inverseSum = FloatBuffer(n)
         activeLogProbs = FloatBuffer(n)
         activeGradient = FloatBuffer(n)
         tokenLogProbs = FloatBuffer(n)

@@ -45,14 +45,26 @@ public enum TrainBenchmark {
         public var blasCore: String
     }
 
-    /// Trains `parameters` (consumed: QLoRA quantises them) on random tokens and times each step.
+    /// Trains `parameters` on random tokens and times each step.
     public static func run(parameters: LlamaTrainParameters, settings s: Settings) throws -> Result {
+        try run(settings: s) { capacity in
+            try LlamaTrainModel(parameters: parameters, mode: s.mode, capacity: capacity,
+                                gradientCheckpointing: s.gradientCheckpointing, seed: s.seed)
+        }
+    }
+
+    /// Trains the model of a GGUF file (loaded block by block, so QLoRA never holds the f32 base).
+    public static func run(gguf: GGUFFile, settings s: Settings) throws -> Result {
+        try run(settings: s) { capacity in
+            try LlamaTrainModel(gguf: gguf, mode: s.mode, capacity: capacity,
+                                gradientCheckpointing: s.gradientCheckpointing, seed: s.seed)
+        }
+    }
+
+    static func run(settings s: Settings, makeModel: (TrainCapacity) throws -> LlamaTrainModel) throws -> Result {
         BLAS.setThreads(s.threads)
-        let c = parameters.config
-        let model = try LlamaTrainModel(
-            parameters: parameters, mode: s.mode,
-            capacity: TrainCapacity(maxTokens: s.sequenceLength, maxSegmentLength: s.sequenceLength),
-            gradientCheckpointing: s.gradientCheckpointing, seed: s.seed)
+        let model = try makeModel(TrainCapacity(maxTokens: s.sequenceLength, maxSegmentLength: s.sequenceLength))
+        let c = model.config
         var rng = TrainingRandom(seed: s.seed)
         let tokens = (0..<s.sequenceLength).map { _ in Int32(rng.next() % UInt64(c.vocabSize)) }
         let sample = TokenizedSample(tokens: tokens, targets: tokens.indices.map { $0 + 1 < tokens.count ? tokens[$0 + 1] : -1 })

@@ -122,35 +122,41 @@ func swigluBackward(
     }
 }
 
-/// For each row: lse = log Σ exp(logits), logp = logits[target] − lse.
+/// For each row: logp = logits[target] − log Σ exp(logits). Leaves e_j = exp(logit_j − max) in the row and
+/// 1/Σe in `inverseSum`, so backward needs no second pass of exponentials.
 @inline(never)
 func logSoftmaxRows(
-    logits: UnsafePointer<Float>, rows: Int, vocab: Int, targets: UnsafePointer<Int32>,
-    lse: UnsafeMutablePointer<Float>, logProbs: UnsafeMutablePointer<Float>
+    logits: UnsafeMutablePointer<Float>, rows: Int, vocab: Int, targets: UnsafePointer<Int32>,
+    inverseSum: UnsafeMutablePointer<Float>, logProbs: UnsafeMutablePointer<Float>
 ) {
     for r in 0..<rows {
         let row = logits + r &* vocab
         var mx = row[0]
         for j in 1..<max(vocab, 1) { mx = Swift.max(mx, row[j]) }
+        let shiftedTarget = row[Int(targets[r])] - mx
         var sum: Float = 0
-        for j in 0..<vocab { sum = Relaxed.sum(sum, Float.exp(row[j] - mx)) }
-        let l = mx + Float.log(sum)
-        lse[r] = l
-        logProbs[r] = row[Int(targets[r])] - l
+        for j in 0..<vocab {
+            let e = Float.exp(row[j] - mx)
+            row[j] = e
+            sum = Relaxed.sum(sum, e)
+        }
+        inverseSum[r] = 1 / sum
+        logProbs[r] = shiftedTarget - Float.log(sum)
     }
 }
 
-/// In place: logits row r becomes g_r · (onehot(target) − softmax(row)), the gradient of Σ g_r·logp_r.
+/// In place: row r (holding e_j from `logSoftmaxRows`) becomes g_r · (onehot(target) − softmax), the
+/// gradient of Σ g_r·logp_r with respect to the logits.
 @inline(never)
 func logSoftmaxBackwardRows(
     logits: UnsafeMutablePointer<Float>, rows: Int, vocab: Int, targets: UnsafePointer<Int32>,
-    lse: UnsafePointer<Float>, gradient: UnsafePointer<Float>
+    inverseSum: UnsafePointer<Float>, gradient: UnsafePointer<Float>
 ) {
     for r in 0..<rows {
         let row = logits + r &* vocab
         let g = gradient[r]
-        let l = lse[r]
-        for j in 0..<vocab { row[j] = -g * Float.exp(row[j] - l) }
+        let scale = -g * inverseSum[r]
+        for j in 0..<vocab { row[j] *= scale }
         row[Int(targets[r])] += g
     }
 }
