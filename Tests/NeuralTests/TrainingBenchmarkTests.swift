@@ -29,7 +29,7 @@ struct TrainingBenchmarkTests {
         // Real SmolLM2 weights when the model file is present (same shapes either way).
         let path = TrainingGGUFExportTests.smolLM2Path
         let r = FileManager.default.fileExists(atPath: path)
-            ? try TrainBenchmark.run(gguf: GGUFFile(path: path), settings: s)
+            ? try TrainBenchmark.run(ggufPath: path, settings: s)
             : try TrainBenchmark.run(parameters: .random(config: .smolLM2_135M, seed: 1), settings: s)
         let json = try JSONEncoder().encode(r)
         print("TRAINBENCH " + String(decoding: json, as: UTF8.self))

@@ -57,23 +57,10 @@ public struct DPODataset: Sendable {
             let prompt = try tokenize(AlpacaTemplate.prompt(instruction: ex.prompt))
             let chosen = try tokenize(ex.chosen) + [eos]
             let rejected = try tokenize(ex.rejected) + [eos]
-            let longest = prompt.count + Swift.max(chosen.count, rejected.count)
-            if longest > maxSequenceLength {
-                switch truncation {
-                case .fail:
-                    throw TrainingError.invalidInput(
-                        "dpo example \(i): \(longest) tokens exceed the maximum sequence length \(maxSequenceLength)")
-                case .drop:
-                    report.dropped += 1
-                    continue
-                case .truncate:
-                    if prompt.count >= maxSequenceLength {
-                        report.dropped += 1
-                        continue
-                    }
-                    report.truncated += 1
-                }
-            }
+            guard try truncation.admit(total: prompt.count + Swift.max(chosen.count, rejected.count),
+                                       promptCount: prompt.count, maxLength: maxSequenceLength,
+                                       sample: "dpo example \(i)", report: &report)
+            else { continue }
             kept.append(PreferencePair(
                 chosen: .completion(prompt: prompt, response: chosen, maxLength: maxSequenceLength),
                 rejected: .completion(prompt: prompt, response: rejected, maxLength: maxSequenceLength)))

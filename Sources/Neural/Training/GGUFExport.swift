@@ -128,18 +128,7 @@ public enum GGUFExport {
 
     /// Hugging Face row (h, s·hd/2 + i) → GGUF row (h, 2i + s): llama.cpp's conversion permutation.
     public static func toGGUFRows(_ m: [Float], heads: Int, headDim: Int, columns: Int) -> [Float] {
-        var out = m
-        let half = headDim / 2
-        for h in 0..<heads {
-            for i in 0..<half {
-                for s in 0..<2 {
-                    let src = (h * headDim + s * half + i) * columns
-                    let dst = (h * headDim + 2 * i + s) * columns
-                    for j in 0..<columns { out[dst + j] = m[src + j] }
-                }
-            }
-        }
-        return out
+        permuteRoPERows(m, heads: heads, headDim: headDim, columns: columns, toHuggingFace: false)
     }
 
     /// Encodes row-major values in ggml's block layout for `type`.

@@ -66,18 +66,7 @@ public enum PEFTExport {
 
     /// GGUF row (h, 2i + s) → Hugging Face row (h, s·hd/2 + i), for a [heads·hd, columns] matrix.
     public static func toHuggingFaceRows(_ m: [Float], heads: Int, headDim: Int, columns: Int) -> [Float] {
-        var out = m
-        let half = headDim / 2
-        for h in 0..<heads {
-            for i in 0..<half {
-                for s in 0..<2 {
-                    let src = (h * headDim + 2 * i + s) * columns
-                    let dst = (h * headDim + s * half + i) * columns
-                    for j in 0..<columns { out[dst + j] = m[src + j] }
-                }
-            }
-        }
-        return out
+        permuteRoPERows(m, heads: heads, headDim: headDim, columns: columns, toHuggingFace: true)
     }
 
     /// Writes `adapter_model.safetensors` and `adapter_config.json` into `directory` (created if needed).
@@ -109,4 +98,22 @@ public enum PEFTExport {
             throw TrainingError.io("cannot write adapter_config.json: \(error)")
         }
     }
+}
+
+/// Moves q/k rows between llama.cpp's interleaved RoPE order, row (h, 2i + s), and Hugging Face's halves
+/// order, row (h, s·hd/2 + i), for a [heads·hd, columns] matrix.
+func permuteRoPERows(_ m: [Float], heads: Int, headDim: Int, columns: Int, toHuggingFace: Bool) -> [Float] {
+    var out = m
+    let half = headDim / 2
+    for h in 0..<heads {
+        for i in 0..<half {
+            for s in 0..<2 {
+                let interleaved = (h * headDim + 2 * i + s) * columns
+                let halves = (h * headDim + s * half + i) * columns
+                let (src, dst) = toHuggingFace ? (interleaved, halves) : (halves, interleaved)
+                for j in 0..<columns { out[dst + j] = m[src + j] }
+            }
+        }
+    }
+    return out
 }

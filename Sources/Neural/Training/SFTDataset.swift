@@ -23,6 +23,28 @@ public enum TruncationPolicy: String, Sendable, Codable, CaseIterable {
     case fail
 }
 
+extension TruncationPolicy {
+    /// Applies the policy to a sample of `total` tokens whose prompt has `promptCount`: true to keep it
+    /// (counting a truncation), false to skip it (counted as dropped); throws under `.fail`.
+    func admit(total: Int, promptCount: Int, maxLength: Int, sample: String, report: inout DatasetReport) throws -> Bool {
+        guard total > maxLength else { return true }
+        switch self {
+        case .fail:
+            throw TrainingError.invalidInput("\(sample): \(total) tokens exceed the maximum sequence length \(maxLength)")
+        case .drop:
+            report.dropped += 1
+            return false
+        case .truncate:
+            if promptCount >= maxLength {
+                report.dropped += 1
+                return false
+            }
+            report.truncated += 1
+            return true
+        }
+    }
+}
+
 /// A tokenised training sequence: ids and, per position, the next id to predict or −1.
 public struct TokenizedSample: Sendable, Equatable {
     /// Token ids.
@@ -88,23 +110,9 @@ public struct SFTDataset: Sendable {
             }
             let prompt = try tokenize(AlpacaTemplate.prompt(instruction: ex.instruction))
             let response = try tokenize(ex.output) + [eos]
-            let total = prompt.count + response.count
-            if total > maxSequenceLength {
-                switch truncation {
-                case .fail:
-                    throw TrainingError.invalidInput(
-                        "sft example \(i): \(total) tokens exceed the maximum sequence length \(maxSequenceLength)")
-                case .drop:
-                    report.dropped += 1
-                    continue
-                case .truncate:
-                    if prompt.count >= maxSequenceLength {
-                        report.dropped += 1
-                        continue
-                    }
-                    report.truncated += 1
-                }
-            }
+            guard try truncation.admit(total: prompt.count + response.count, promptCount: prompt.count,
+                                       maxLength: maxSequenceLength, sample: "sft example \(i)", report: &report)
+            else { continue }
             kept.append(.completion(prompt: prompt, response: response, maxLength: maxSequenceLength))
         }
         if kept.isEmpty {

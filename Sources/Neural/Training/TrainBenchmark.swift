@@ -53,11 +53,14 @@ public enum TrainBenchmark {
         }
     }
 
-    /// Trains the model of a GGUF file (loaded block by block, so QLoRA never holds the f32 base).
-    public static func run(gguf: GGUFFile, settings s: Settings) throws -> Result {
+    /// Trains the model of the GGUF file at `path`, loaded block by block (QLoRA never holds the f32
+    /// base); the file is unmapped once the weights are copied, so its pages do not count as training memory.
+    public static func run(ggufPath path: String, settings s: Settings) throws -> Result {
         try run(settings: s) { capacity in
-            try LlamaTrainModel(gguf: gguf, mode: s.mode, capacity: capacity,
-                                gradientCheckpointing: s.gradientCheckpointing, seed: s.seed)
+            let file: GGUFFile
+            do { file = try GGUFFile(path: path) } catch { throw TrainingError.io("\(path): \(error)") }
+            return try LlamaTrainModel(gguf: file, mode: s.mode, capacity: capacity,
+                                       gradientCheckpointing: s.gradientCheckpointing, seed: s.seed)
         }
     }
 
