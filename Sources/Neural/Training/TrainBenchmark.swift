@@ -53,13 +53,20 @@ public enum TrainBenchmark {
         }
     }
 
-    /// Trains the model of the GGUF file at `path`, loaded block by block (QLoRA never holds the f32
-    /// base); the file is unmapped once the weights are copied, so its pages do not count as training memory.
+    /// Trains the model of the GGUF file at `path`. The file is unmapped before the activation buffers
+    /// are allocated (LoRA, full) so its pages do not count as training memory; QLoRA loads block by
+    /// block and never holds the f32 base.
     public static func run(ggufPath path: String, settings s: Settings) throws -> Result {
         try run(settings: s) { capacity in
-            let file: GGUFFile
-            do { file = try GGUFFile(path: path) } catch { throw TrainingError.io("\(path): \(error)") }
-            return try LlamaTrainModel(gguf: file, mode: s.mode, capacity: capacity,
+            func open() throws -> GGUFFile {
+                do { return try GGUFFile(path: path) } catch { throw TrainingError.io("\(path): \(error)") }
+            }
+            if case .qlora = s.mode {
+                return try LlamaTrainModel(gguf: open(), mode: s.mode, capacity: capacity,
+                                           gradientCheckpointing: s.gradientCheckpointing, seed: s.seed)
+            }
+            let parameters = try LlamaTrainParameters(gguf: open())
+            return try LlamaTrainModel(parameters: parameters, mode: s.mode, capacity: capacity,
                                        gradientCheckpointing: s.gradientCheckpointing, seed: s.seed)
         }
     }
