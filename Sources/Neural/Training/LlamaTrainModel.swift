@@ -1,0 +1,271 @@
+/// How many tokens one forward pass may hold; decides every buffer size up front.
+public struct TrainCapacity: Sendable, Equatable {
+    /// Tokens in one micro-batch (all packed rows together).
+    public var maxTokens: Int
+    /// Longest segment (sample) allowed; the RoPE table and attention rows are this long.
+    public var maxSegmentLength: Int
+
+    /// Creates a capacity.
+    public init(maxTokens: Int, maxSegmentLength: Int) {
+        self.maxTokens = maxTokens
+        self.maxSegmentLength = maxSegmentLength
+    }
+}
+
+/// One block of the training model: norms and seven projections.
+final class TrainLayer {
+    let attnNorm: TrainTensor
+    let ffnNorm: TrainTensor
+    /// q, k, v, o, gate, up, down (in `LoRATarget.allCases` order).
+    let linears: [TrainLinear]
+
+    init(weights: LlamaTrainLayerWeights, mode: TrainingMode, rng: inout TrainingRandom) {
+        attnNorm = weights.attnNorm
+        ffnNorm = weights.ffnNorm
+        var quantization: BaseQuantization?
+        if case .qlora(_, let kind) = mode { quantization = kind }
+        linears = LoRATarget.allCases.map { target in
+            let w = weights.weight(target)
+            let stem = String(w.name.dropLast(".weight".count))
+            var adapter: LoRAAdapter?
+            if let lora = mode.lora, lora.targets.contains(target) {
+                adapter = LoRAAdapter(name: stem, inFeatures: w.shape[1], outFeatures: w.shape[0], config: lora)
+                adapter!.initialise(rng: &rng)
+            }
+            return TrainLinear(name: stem, weight: w, quantization: quantization, adapter: adapter)
+        }
+    }
+
+    @inline(__always) subscript(_ t: LoRATarget) -> TrainLinear { linears[t.index] }
+}
+
+/// What one block saved in its forward pass (one per block, or one shared with gradient checkpointing).
+///
+/// The normed inputs and the SwiGLU product are not kept: backward recomputes them from the residual
+/// stream, `xmid`, `gate` and `up` (element-wise work, a few % of a step) to save 3 rows of width
+/// d, d and ffn per token and block.
+final class LayerActivations {
+    let rstd1, q, k, v, probs, att, xmid, rstd2, gate, up: FloatBuffer
+    /// Per projection (LoRA targets only).
+    let linear: [LinearActivations?]
+
+    init(config c: LlamaTrainConfig, capacity: TrainCapacity, layer: TrainLayer) {
+        let n = capacity.maxTokens
+        rstd1 = FloatBuffer(n)
+        q = FloatBuffer(n * c.qDim)
+        k = FloatBuffer(n * c.kvDim)
+        v = FloatBuffer(n * c.kvDim)
+        probs = FloatBuffer(c.heads * n * capacity.maxSegmentLength)
+        att = FloatBuffer(n * c.qDim)
+        xmid = FloatBuffer(n * c.dim)
+        rstd2 = FloatBuffer(n)
+        gate = FloatBuffer(n * c.ffnDim)
+        up = FloatBuffer(n * c.ffnDim)
+        linear = layer.linears.map { lin in
+            lin.adapter.map { LinearActivations(tokens: n, inFeatures: lin.inFeatures, adapter: $0) }
+        }
+    }
+}
+
+/// A Llama model for training: f32 forward that keeps activations, and backward for every block.
+///
+/// The objective is expressed through per-token log-probabilities: `forward` computes
+/// logp_t = log softmax(logits_t)[target_t] for every token with a target, and `backward` takes
+/// dL/dlogp_t. Cross-entropy (SFT) is −Σ logp; DPO combines sequence sums.
+/// Not thread-safe: one model, one caller.
+public final class LlamaTrainModel {
+    /// Model shape.
+    public let config: LlamaTrainConfig
+    /// What is trained.
+    public let mode: TrainingMode
+    /// Buffer sizes.
+    public let capacity: TrainCapacity
+    /// Whether block activations are recomputed in backward instead of kept (one block's worth of memory).
+    public let gradientCheckpointing: Bool
+    /// When false the adapters are skipped (the frozen base; DPO reference).
+    public var adaptersEnabled = true
+    /// When true, adapter dropout is applied.
+    public var isTraining = true
+    /// Seeds this micro-batch's dropout masks; set by the trainer before each forward.
+    public var dropoutSeed: UInt64 = 0
+
+    let embedding: TrainTensor
+    let finalNorm: TrainTensor
+    let layers: [TrainLayer]
+    let activations: [LayerActivations]
+    let scratch: LinearScratch
+    let rope: RoPETable
+    let shape: AttentionShape
+
+    // Residual stream: (layers + 1) × [maxTokens, d].
+    let residual: FloatBuffer
+    // Recomputed per block: RMSNorm output [tokens, d] and SwiGLU product [tokens, ffn].
+    let normed: FloatBuffer
+    let hidden: FloatBuffer
+    let positions: UnsafeMutablePointer<Int32>
+    // Head: final norm, compact rows that have targets, their logits (exponentials after forward).
+    let xf: FloatBuffer
+    let rstdF: FloatBuffer
+    let activeRows: UnsafeMutablePointer<Int32>
+    let activeTargets: UnsafeMutablePointer<Int32>
+    let xfActive: FloatBuffer
+    let logits: FloatBuffer
+    let inverseSum: FloatBuffer
+    let activeLogProbs: FloatBuffer
+    let activeGradient: FloatBuffer
+    /// Per-token log-probabilities of the last forward (0 where there is no target).
+    let tokenLogProbs: FloatBuffer
+    var activeCount = 0
+    var lastTokenCount = 0
+
+    // Backward scratch.
+    let dResidual, dNormed, dq, dk, dv, dAtt, dHidden, dGate, dUp, dScores, dXf: FloatBuffer
+
+    /// Builds the model from f32 parameters. The tensors are used in place (LoRA, full) or quantised
+    /// (QLoRA; drop your reference to `parameters` afterwards to free the f32 copy, or load with
+    /// `init(gguf:…)`, which never holds the whole f32 base).
+    public convenience init(
+        parameters: LlamaTrainParameters, mode: TrainingMode, capacity: TrainCapacity,
+        gradientCheckpointing: Bool = false, seed: UInt64 = 0
+    ) throws {
+        try self.init(config: parameters.config, embedding: parameters.embedding, finalNorm: parameters.finalNorm,
+                      mode: mode, capacity: capacity, gradientCheckpointing: gradientCheckpointing, seed: seed) {
+            parameters.layers[$0]
+        }
+    }
+
+    /// Builds the model block by block: `layerWeights(i)` supplies block i's f32 weights, which are kept
+    /// (LoRA, full) or quantised and released (QLoRA).
+    init(
+        config c: LlamaTrainConfig, embedding: TrainTensor, finalNorm: TrainTensor, mode: TrainingMode,
+        capacity: TrainCapacity, gradientCheckpointing: Bool, seed: UInt64,
+        layerWeights: (Int) throws -> LlamaTrainLayerWeights
+    ) throws {
+        try c.validate()
+        if capacity.maxTokens < 1 || capacity.maxSegmentLength < 1 {
+            throw TrainingError.invalidConfiguration("capacity: expected positive maxTokens and maxSegmentLength")
+        }
+        if let lora = mode.lora {
+            try lora.validate(maxRank: Swift.min(c.dim, c.kvDim, c.qDim))
+        }
+        if case .qlora = mode, c.dim % 32 != 0 || c.qDim % 32 != 0 || c.ffnDim % 32 != 0 {
+            throw TrainingError.invalidConfiguration("qlora: dim, heads·headDim and ffnDim must be multiples of 32")
+        }
+        config = c
+        self.mode = mode
+        self.capacity = capacity
+        self.gradientCheckpointing = gradientCheckpointing
+        self.embedding = embedding
+        self.finalNorm = finalNorm
+        var rng = TrainingRandom(seed: TrainingRandom.derive(seed, 0x10_AA))
+        var built: [TrainLayer] = []
+        for i in 0..<c.layers {
+            let weights = try layerWeights(i)
+            if mode == .full {
+                for t in weights.all { t.enableGradient() }
+            }
+            built.append(TrainLayer(weights: weights, mode: mode, rng: &rng))
+        }
+        layers = built
+        if mode == .full {
+            embedding.enableGradient()
+            finalNorm.enableGradient()
+        }
+        let n = capacity.maxTokens
+        let blockCount = gradientCheckpointing ? 1 : c.layers
+        activations = (0..<blockCount).map { LayerActivations(config: c, capacity: capacity, layer: built[$0]) }
+        let maxRank = mode.lora?.rank ?? 1
+        var isQuantised = false
+        if case .qlora = mode { isQuantised = true }
+        scratch = LinearScratch(
+            tokens: n, maxMatrix: Swift.max(c.ffnDim * c.dim, c.qDim * c.dim), maxRank: maxRank,
+            maxIn: Swift.max(c.dim, c.ffnDim, c.qDim), needsDequant: isQuantised,
+            needsDropout: (mode.lora?.dropout ?? 0) > 0)
+        rope = RoPETable(headDim: c.headDim, maxPositions: capacity.maxSegmentLength, theta: c.ropeTheta)
+        shape = AttentionShape(heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, tokenCapacity: n,
+                               window: capacity.maxSegmentLength)
+        residual = FloatBuffer((c.layers + 1) * n * c.dim)
+        normed = FloatBuffer(n * c.dim)
+        hidden = FloatBuffer(n * c.ffnDim)
+        positions = .allocate(capacity: n)
+        positions.initialize(repeating: 0, count: n)
+        xf = FloatBuffer(n * c.dim)
+        rstdF = FloatBuffer(n)
+        activeRows = .allocate(capacity: n)
+        activeRows.initialize(repeating: 0, count: n)
+        activeTargets = .allocate(capacity: n)
+        activeTargets.initialize(repeating: 0, count: n)
+        xfActive = FloatBuffer(n * c.dim)
+        logits = FloatBuffer(n * c.vocabSize)
+        inverseSum = FloatBuffer(n)
+        activeLogProbs = FloatBuffer(n)
+        activeGradient = FloatBuffer(n)
+        tokenLogProbs = FloatBuffer(n)
+        dResidual = FloatBuffer(n * c.dim)
+        dNormed = FloatBuffer(n * c.dim)
+        dq = FloatBuffer(n * c.qDim)
+        dk = FloatBuffer(n * c.kvDim)
+        dv = FloatBuffer(n * c.kvDim)
+        dAtt = FloatBuffer(n * c.qDim)
+        dHidden = FloatBuffer(n * c.ffnDim)
+        dGate = FloatBuffer(n * c.ffnDim)
+        dUp = FloatBuffer(n * c.ffnDim)
+        dScores = FloatBuffer(capacity.maxSegmentLength * capacity.maxSegmentLength)
+        dXf = FloatBuffer(n * c.dim)
+    }
+
+    deinit {
+        positions.deallocate()
+        activeRows.deallocate()
+        activeTargets.deallocate()
+    }
+
+    /// The tensors the optimiser updates: adapter A/B matrices, or every weight in full fine-tuning.
+    public var trainableTensors: [TrainTensor] {
+        if mode == .full {
+            var out = [embedding, finalNorm]
+            for l in layers {
+                out.append(l.attnNorm)
+                for lin in l.linears[0..<4] { if let t = lin.trainableBase { out.append(t) } }
+                out.append(l.ffnNorm)
+                for lin in l.linears[4...] { if let t = lin.trainableBase { out.append(t) } }
+            }
+            return out
+        }
+        return layers.flatMap { l in l.linears.compactMap(\.adapter).flatMap { [$0.a, $0.b] } }
+    }
+
+    /// The adapter of `target` in block `layer`, if it has one.
+    public func adapter(layer: Int, target: LoRATarget) -> LoRAAdapter? { layers[layer][target].adapter }
+
+    /// Sets every trainable gradient to zero.
+    public func zeroGradients() {
+        for t in trainableTensors { t.zeroGradient() }
+    }
+
+    /// Bytes held by weights (base, adapters) — the part of memory that does not scale with tokens.
+    public var weightBytes: Int {
+        var total = (embedding.count + finalNorm.count) * 4
+        for l in layers {
+            total += (l.attnNorm.count + l.ffnNorm.count) * 4
+            for lin in l.linears {
+                switch lin.base {
+                case .dense(let t): total += t.count * 4
+                case .quantized(let q): total += q.byteCount
+                }
+                if let a = lin.adapter { total += (a.a.count + a.b.count) * 4 }
+            }
+        }
+        return total
+    }
+
+    @inline(__always)
+    func residualRow(_ layer: Int) -> UnsafeMutablePointer<Float> {
+        residual.pointer + layer &* capacity.maxTokens &* config.dim
+    }
+
+    @inline(__always)
+    func savedActivations(_ layer: Int) -> LayerActivations {
+        activations[gradientCheckpointing ? 0 : layer]
+    }
+}
