@@ -16,7 +16,7 @@ struct TrainingSFTTests {
     }
 
     @Test func alpacaTemplateIsTheReferenceText() {
-        let text = AlpacaTemplate.text(instruction: "Say hi", response: "Hi")
+        let text = AlpacaTemplate.sample(instruction: "Say hi", response: "Hi")
         #expect(text == """
             Below is an instruction that describes a task. Write a response that appropriately completes the request.
 

@@ -68,7 +68,7 @@ extension LlamaTrainModel {
         let a = savedActivations(l)
         let on = adaptersEnabled
         let dres = dResidual.pointer
-        func project(_ t: LoRATarget, _ input: FloatBuffer, _ dy: UnsafeMutablePointer<Float>,
+        func project(_ t: LoRATarget, _ input: ScratchBuffer, _ dy: UnsafeMutablePointer<Float>,
                      _ dx: UnsafeMutablePointer<Float>, accumulate: Bool) {
             layer[t].backward(x: input.pointer, dy: dy, tokens: n, dx: dx, accumulate: accumulate,
                               saved: a.linear[t.index], scratch: scratch, adaptersOn: on)

@@ -46,7 +46,7 @@ extension LlamaTrainModel {
         let x = residualRow(l)
         let out = residualRow(l &+ 1)
         let on = adaptersEnabled
-        func project(_ t: LoRATarget, _ input: FloatBuffer, _ output: UnsafeMutablePointer<Float>) {
+        func project(_ t: LoRATarget, _ input: ScratchBuffer, _ output: UnsafeMutablePointer<Float>) {
             layer[t].forward(x: input.pointer, tokens: n, y: output, saved: a.linear[t.index], scratch: scratch,
                              adaptersOn: on, dropoutSeed: dropoutSeed(layer: l, target: t.index))
         }

@@ -45,22 +45,22 @@ final class TrainLayer {
 /// stream, `xmid`, `gate` and `up` (element-wise work, a few % of a step) to save 3 rows of width
 /// d, d and ffn per token and block.
 final class LayerActivations {
-    let rstd1, q, k, v, probs, att, xmid, rstd2, gate, up: FloatBuffer
+    let rstd1, q, k, v, probs, att, xmid, rstd2, gate, up: ScratchBuffer
     /// Per projection (LoRA targets only).
     let linear: [LinearActivations?]
 
     init(config c: LlamaTrainConfig, capacity: TrainCapacity, layer: TrainLayer) {
         let n = capacity.maxTokens
-        rstd1 = FloatBuffer(n)
-        q = FloatBuffer(n * c.qDim)
-        k = FloatBuffer(n * c.kvDim)
-        v = FloatBuffer(n * c.kvDim)
-        probs = FloatBuffer(c.heads * n * capacity.maxSegmentLength)
-        att = FloatBuffer(n * c.qDim)
-        xmid = FloatBuffer(n * c.dim)
-        rstd2 = FloatBuffer(n)
-        gate = FloatBuffer(n * c.ffnDim)
-        up = FloatBuffer(n * c.ffnDim)
+        rstd1 = ScratchBuffer(n)
+        q = ScratchBuffer(n * c.qDim)
+        k = ScratchBuffer(n * c.kvDim)
+        v = ScratchBuffer(n * c.kvDim)
+        probs = ScratchBuffer(c.heads * n * capacity.maxSegmentLength)
+        att = ScratchBuffer(n * c.qDim)
+        xmid = ScratchBuffer(n * c.dim)
+        rstd2 = ScratchBuffer(n)
+        gate = ScratchBuffer(n * c.ffnDim)
+        up = ScratchBuffer(n * c.ffnDim)
         linear = layer.linears.map { lin in
             lin.adapter.map { LinearActivations(tokens: n, inFeatures: lin.inFeatures, adapter: $0) }
         }
@@ -98,28 +98,28 @@ public final class LlamaTrainModel {
     let shape: AttentionShape
 
     // Residual stream: (layers + 1) × [maxTokens, d].
-    let residual: FloatBuffer
+    let residual: ScratchBuffer
     // Recomputed per block: RMSNorm output [tokens, d] and SwiGLU product [tokens, ffn].
-    let normed: FloatBuffer
-    let hidden: FloatBuffer
+    let normed: ScratchBuffer
+    let hidden: ScratchBuffer
     let positions: UnsafeMutablePointer<Int32>
     // Head: final norm, compact rows that have targets, their logits (exponentials after forward).
-    let xf: FloatBuffer
-    let rstdF: FloatBuffer
+    let xf: ScratchBuffer
+    let rstdF: ScratchBuffer
     let activeRows: UnsafeMutablePointer<Int32>
     let activeTargets: UnsafeMutablePointer<Int32>
-    let xfActive: FloatBuffer
-    let logits: FloatBuffer
-    let inverseSum: FloatBuffer
-    let activeLogProbs: FloatBuffer
-    let activeGradient: FloatBuffer
+    let xfActive: ScratchBuffer
+    let logits: ScratchBuffer
+    let inverseSum: ScratchBuffer
+    let activeLogProbs: ScratchBuffer
+    let activeGradient: ScratchBuffer
     /// Per-token log-probabilities of the last forward (0 where there is no target).
-    let tokenLogProbs: FloatBuffer
+    let tokenLogProbs: ScratchBuffer
     var activeCount = 0
     var lastTokenCount = 0
 
     // Backward scratch.
-    let dResidual, dNormed, dq, dk, dv, dAtt, dHidden, dGate, dUp, dScores, dXf: FloatBuffer
+    let dResidual, dNormed, dq, dk, dv, dAtt, dHidden, dGate, dUp, dScores, dXf: ScratchBuffer
 
     /// Builds the model from f32 parameters. The tensors are used in place (LoRA, full) or quantised
     /// (QLoRA; drop your reference to `parameters` afterwards to free the f32 copy, or load with
@@ -184,34 +184,34 @@ public final class LlamaTrainModel {
         rope = RoPETable(headDim: c.headDim, maxPositions: capacity.maxSegmentLength, theta: c.ropeTheta)
         shape = AttentionShape(heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, tokenCapacity: n,
                                window: capacity.maxSegmentLength)
-        residual = FloatBuffer((c.layers + 1) * n * c.dim)
-        normed = FloatBuffer(n * c.dim)
-        hidden = FloatBuffer(n * c.ffnDim)
+        residual = ScratchBuffer((c.layers + 1) * n * c.dim)
+        normed = ScratchBuffer(n * c.dim)
+        hidden = ScratchBuffer(n * c.ffnDim)
         positions = .allocate(capacity: n)
         positions.initialize(repeating: 0, count: n)
-        xf = FloatBuffer(n * c.dim)
-        rstdF = FloatBuffer(n)
+        xf = ScratchBuffer(n * c.dim)
+        rstdF = ScratchBuffer(n)
         activeRows = .allocate(capacity: n)
         activeRows.initialize(repeating: 0, count: n)
         activeTargets = .allocate(capacity: n)
         activeTargets.initialize(repeating: 0, count: n)
-        xfActive = FloatBuffer(n * c.dim)
-        logits = FloatBuffer(n * c.vocabSize)
-        inverseSum = FloatBuffer(n)
-        activeLogProbs = FloatBuffer(n)
-        activeGradient = FloatBuffer(n)
-        tokenLogProbs = FloatBuffer(n)
-        dResidual = FloatBuffer(n * c.dim)
-        dNormed = FloatBuffer(n * c.dim)
-        dq = FloatBuffer(n * c.qDim)
-        dk = FloatBuffer(n * c.kvDim)
-        dv = FloatBuffer(n * c.kvDim)
-        dAtt = FloatBuffer(n * c.qDim)
-        dHidden = FloatBuffer(n * c.ffnDim)
-        dGate = FloatBuffer(n * c.ffnDim)
-        dUp = FloatBuffer(n * c.ffnDim)
-        dScores = FloatBuffer(capacity.maxSegmentLength * capacity.maxSegmentLength)
-        dXf = FloatBuffer(n * c.dim)
+        xfActive = ScratchBuffer(n * c.dim)
+        logits = ScratchBuffer(n * c.vocabSize)
+        inverseSum = ScratchBuffer(n)
+        activeLogProbs = ScratchBuffer(n)
+        activeGradient = ScratchBuffer(n)
+        tokenLogProbs = ScratchBuffer(n)
+        dResidual = ScratchBuffer(n * c.dim)
+        dNormed = ScratchBuffer(n * c.dim)
+        dq = ScratchBuffer(n * c.qDim)
+        dk = ScratchBuffer(n * c.kvDim)
+        dv = ScratchBuffer(n * c.kvDim)
+        dAtt = ScratchBuffer(n * c.qDim)
+        dHidden = ScratchBuffer(n * c.ffnDim)
+        dGate = ScratchBuffer(n * c.ffnDim)
+        dUp = ScratchBuffer(n * c.ffnDim)
+        dScores = ScratchBuffer(capacity.maxSegmentLength * capacity.maxSegmentLength)
+        dXf = ScratchBuffer(n * c.dim)
     }
 
     deinit {

@@ -45,16 +45,16 @@ func rmsnormBackward(
 
 /// Rotary tables: cos and sin of pos · θ^(−2i/headDim) for pos < maxPositions, i < headDim/2.
 final class RoPETable {
-    let cos: FloatBuffer
-    let sin: FloatBuffer
+    let cos: ScratchBuffer
+    let sin: ScratchBuffer
     let half: Int
     let positions: Int
 
     init(headDim: Int, maxPositions: Int, theta: Double) {
         half = headDim / 2
         positions = maxPositions
-        cos = FloatBuffer(maxPositions * half)
-        sin = FloatBuffer(maxPositions * half)
+        cos = ScratchBuffer(maxPositions * half)
+        sin = ScratchBuffer(maxPositions * half)
         for p in 0..<maxPositions {
             for i in 0..<half {
                 let freq = Double.pow(theta, -2 * Double(i) / Double(headDim))

@@ -38,18 +38,18 @@ public final class LoRAAdapter {
 /// What one projection saved during the forward pass for its backward pass.
 final class LinearActivations {
     /// u = dropout(x) · Aᵀ, [tokens, rank].
-    let u: FloatBuffer
+    let u: ScratchBuffer
     /// dropout(x) and the scaled keep mask, [tokens, in]; allocated only when dropout > 0.
-    let dropped: FloatBuffer?
-    let mask: FloatBuffer?
+    let dropped: ScratchBuffer?
+    let mask: ScratchBuffer?
     /// Whether the last forward applied dropout (training with adapters on).
     var dropoutApplied = false
 
     init(tokens: Int, inFeatures: Int, adapter: LoRAAdapter) {
-        u = FloatBuffer(tokens * adapter.rank)
+        u = ScratchBuffer(tokens * adapter.rank)
         if adapter.dropout > 0 {
-            dropped = FloatBuffer(tokens * inFeatures)
-            mask = FloatBuffer(tokens * inFeatures)
+            dropped = ScratchBuffer(tokens * inFeatures)
+            mask = ScratchBuffer(tokens * inFeatures)
         } else {
             dropped = nil
             mask = nil
@@ -60,16 +60,16 @@ final class LinearActivations {
 /// Scratch shared by every projection of a model (one owner; never used concurrently).
 final class LinearScratch {
     /// Dequantised base matrix (QLoRA), [maxOut · maxIn].
-    let dequantised: FloatBuffer
+    let dequantised: ScratchBuffer
     /// dL/du, [tokens, maxRank].
-    let du: FloatBuffer
+    let du: ScratchBuffer
     /// Adapter contribution to dL/dx before the dropout mask, [tokens, maxIn].
-    let dxAdapter: FloatBuffer
+    let dxAdapter: ScratchBuffer
 
     init(tokens: Int, maxMatrix: Int, maxRank: Int, maxIn: Int, needsDequant: Bool, needsDropout: Bool) {
-        dequantised = FloatBuffer(needsDequant ? maxMatrix : 0)
-        du = FloatBuffer(tokens * maxRank)
-        dxAdapter = FloatBuffer(needsDropout ? tokens * maxIn : 0)
+        dequantised = ScratchBuffer(needsDequant ? maxMatrix : 0)
+        du = ScratchBuffer(tokens * maxRank)
+        dxAdapter = ScratchBuffer(needsDropout ? tokens * maxIn : 0)
     }
 }
 

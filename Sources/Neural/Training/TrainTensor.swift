@@ -68,7 +68,7 @@ public final class TrainTensor {
 }
 
 /// A fixed-size scratch Float buffer owned by a workspace; zeroed on creation.
-final class FloatBuffer {
+final class ScratchBuffer {
     let pointer: UnsafeMutablePointer<Float>
     let count: Int
 
