@@ -168,8 +168,11 @@ import Testing
             got += try await env.redis.withConnection { try env.queue.lease(on: $0, queues: ["slow"], worker: "a", max: 10) }.jobs.count
             try await Task.sleep(for: .milliseconds(20))
         }
-        // Burst of 5, then 5 per second: about 10 in the first second, never 20.
-        #expect(got >= 8 && got <= 11)
+        let elapsed = (ContinuousClock.now - start)
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        // The burst of 5 at least; never more than the burst plus 5 per second elapsed.
+        #expect(got >= 5)
+        #expect(Double(got) <= 5 + 5 * seconds + 1)
     }
 
     @Test func batchEnqueuesItsCallbackWhenTheLastChildFinishes() async throws {
@@ -218,10 +221,15 @@ import Testing
     }
 
     @Test func redisDownFailsFastNamingTheServer() async throws {
-        let client = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: 1), connections: 1, timeout: .seconds(1))
+        // Timed on the calling thread itself, so a busy test machine cannot stretch it.
+        let conn = RedisConnection(endpoint: RedisEndpoint(host: "127.0.0.1", port: 1), timeout: .seconds(1))
         let start = ContinuousClock.now
-        await #expect { try await client.command("PING") } throws: { "\($0)".contains("redis://127.0.0.1:1") }
+        #expect { try conn.command(["PING"]) } throws: { "\($0)".contains("redis://127.0.0.1:1") }
         #expect(ContinuousClock.now - start < .seconds(2))
+        // While it backs off, further calls fail at once without touching the network.
+        #expect { try conn.command(["PING"]) } throws: { "\($0)".contains("unavailable") }
+        let client = RedisClient(endpoint: RedisEndpoint(host: "127.0.0.1", port: 1), connections: 1, timeout: .seconds(1))
+        await #expect { try await client.command("PING") } throws: { "\($0)".contains("redis://127.0.0.1:1") }
     }
 
     @Test func postgresDownFailsFastNamingTheServer() async throws {

@@ -16,7 +16,7 @@ import Testing
     }
 
     static func waitReady(_ client: S3Client) async throws {
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + .seconds(90)
         while ContinuousClock.now < deadline {
             if (try? client.ensureBucket()) != nil { return }
             try await Task.sleep(for: .milliseconds(200))

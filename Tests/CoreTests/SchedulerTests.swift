@@ -11,13 +11,13 @@ import Testing
 
     @Test func onlyOneReplicaLeadsAndTheFenceGrows() async throws {
         let env = try await TestEnvironment()
-        let a = LeaderLease(redis: env.redis, prefix: env.prefix, instance: "a", ttl: .milliseconds(300))
-        let b = LeaderLease(redis: env.redis, prefix: env.prefix, instance: "b", ttl: .milliseconds(300))
+        let a = LeaderLease(redis: env.redis, prefix: env.prefix, instance: "a", ttl: .seconds(6))
+        let b = LeaderLease(redis: env.redis, prefix: env.prefix, instance: "b", ttl: .seconds(6))
         let fa = try await a.acquire()
         #expect(fa != nil)
         #expect(try await b.acquire() == nil)
         #expect(try await a.acquire() == fa)    // renewal keeps the token
-        try await Task.sleep(for: .milliseconds(400))
+        try await Task.sleep(for: .milliseconds(6300))
         let fb = try await b.acquire()
         #expect(fb != nil && fb! > fa!)
         #expect(try await a.acquire() == nil)

@@ -28,7 +28,11 @@ import Testing
         let env = try await TestEnvironment(lease: .seconds(1))
         let ids = try await env.queue.enqueue((0..<300).map { _ in JobSpec(kind: "sleep", payload: #"{"ms":40}"#, queue: "chaos", maxAttempts: 10) })
         let first = try Self.startWorker(prefix: env.prefix, queue: "chaos", lease: 1)
-        try await Task.sleep(for: .milliseconds(400))
+        // Kill it while it holds leased work (however slowly it started on a loaded machine).
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try await env.redisCommand("ZCARD", "\(env.prefix):inflight").int ?? 0 == 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         kill(first.processIdentifier, SIGKILL)
         first.waitUntilExit()
         let inFlight = try await env.redisCommand("ZCARD", "\(env.prefix):inflight").int ?? 0

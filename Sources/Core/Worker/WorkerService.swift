@@ -245,9 +245,24 @@ public final class WorkerService: Service, Sendable {
 
     private var heartbeatInterval: Duration { min(queue.settings.leaseDuration / 3, .seconds(1)) }
 
+    /// Runs on a thread of its own, not on the cooperative pool: handlers that hog the pool (CPU-bound
+    /// model work) must not starve the heartbeat, or their leases would expire while they run.
     private func heartbeatLoop() async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let thread = Thread { [self] in
+                heartbeatThread()
+                done.resume()
+            }
+            thread.name = "twin.worker.heartbeat"
+            thread.start()
+        }
+    }
+
+    private func heartbeatThread() {
+        let interval = heartbeatInterval
+        let micros = UInt32(clamping: interval.components.seconds * 1_000_000 + interval.components.attoseconds / 1_000_000_000_000)
         while !state.withLock({ $0.finished }) {
-            try? await Task.sleep(for: heartbeatInterval)
+            usleep(micros)
             // Renew jobs still running and those whose outcome waits for the committer.
             let held: [(id: String, token: String)] = state.withLock { s in
                 s.running.values.map { ($0.job.id, $0.job.token) } + s.outcomes.map { ($0.job.id, $0.job.token) }
@@ -256,7 +271,7 @@ public final class WorkerService: Service, Sendable {
             guard !held.isEmpty else { continue }
             do {
                 let queue = self.queue
-                let (lost, cancel) = try await heartbeatLane.run { conn in try queue.renew(on: conn, held) }
+                let (lost, cancel) = try heartbeatLane.runSync { conn in try queue.renew(on: conn, held) }
                 for id in lost { state.withLock { $0.stop(id, reason: .leaseLost) }?.cancel() }
                 for id in cancel {
                     logger.info("cancelling job on request", metadata: ["jq.job.id": "\(id)"])
