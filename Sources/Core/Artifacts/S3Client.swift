@@ -52,11 +52,13 @@ public struct S3Client: Sendable {
             data.map { sink.body.append(contentsOf: UnsafeRawBufferPointer(start: $0, count: n)) }
             return n
         }, box.toOpaque())
-        var bodyCopy = body
+        // Never empty, so the body pointer handed to curl is always a real, live allocation.
+        var bodyCopy = body.isEmpty ? [0] : body
+        let bodySize = body.count
         let code: CURLcode = bodyCopy.withUnsafeMutableBytes { raw in
             if method == "PUT" {
-                _ = ccurl_setopt_long(easy, CURLOPT_POSTFIELDSIZE, raw.count)
-                _ = ccurl_setopt_pointer(easy, CURLOPT_POSTFIELDS, raw.count > 0 ? raw.baseAddress : UnsafeMutableRawPointer(mutating: ""))
+                _ = ccurl_setopt_long(easy, CURLOPT_POSTFIELDSIZE, bodySize)
+                _ = ccurl_setopt_pointer(easy, CURLOPT_POSTFIELDS, raw.baseAddress)
             }
             return curl_easy_perform(easy)
         }
