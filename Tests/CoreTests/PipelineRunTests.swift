@@ -218,4 +218,23 @@ struct Switchable: JobHandler {
         let files = try await service.export("big\(env.prefix).a:1", to: dir + "/export")
         #expect(FileManager.default.fileExists(atPath: files[0]))
     }
+
+    @Test func oversizeParametersWithoutAnObjectStoreAreRejectedBeforeAnythingIsEnqueued() async throws {
+        let env = try await env()
+        let queue = JobQueue(settings: env.configuration.queue, redis: env.redis, postgres: env.postgres, registry: env.queue.registry,
+                             artifacts: { var a = ArtifactSettings(); a.maxInlineBytes = 100; a.objectsDirectory = ""; return a }())
+        let service = PipelineService(queue: queue)
+        let def = try definition(env, """
+            name: huge\(env.prefix)
+            parameters: {text: {type: string, default: ""}}
+            steps:
+              - {name: a, kind: echo, params: {t: "${params.text}"}}
+            """)
+        await #expect { try await service.start(def, overrides: ["text": .string(String(repeating: "z", count: 500))]) } throws: {
+            "\($0)".contains("no object store")
+        }
+        let runs = try await env.postgres.query("SELECT count(*) AS n FROM platform.pipeline_runs WHERE pipeline = $1", ["huge\(env.prefix)"])
+        #expect(try runs.first?.int("n") == 0)
+        #expect(try await env.redisCommand("ZCARD", "\(env.prefix):queue:default").int == 0)
+    }
 }

@@ -105,6 +105,7 @@ func follow(_ service: PipelineService, _ start: PipelineService.RunView, json: 
     let began = ContinuousClock.now
     var view = start
     var lastText = ""
+    var lastKey = ""
     while true {
         view = try await service.show(start.id)
         if !json {
@@ -125,7 +126,10 @@ func follow(_ service: PipelineService, _ start: PipelineService.RunView, json: 
                 lines.append(line)
             }
             let text = lines.joined(separator: "\n")
-            if text != lastText {
+            // Off a terminal, print a new snapshot only when a step changed (not for the clock or ETA).
+            let key = view.state + view.steps.map { "\($0.step)\($0.state)\($0.fan_out_succeeded)/\($0.fan_out_failed)" }.joined()
+            if tty ? text != lastText : key != lastKey {
+                lastKey = key
                 if tty, !lastText.isEmpty { print("\u{1b}[\(lastText.split(separator: "\n").count)A\u{1b}[J", terminator: "") }
                 print(text)
                 fflush(nil)   // all streams: stdout is not reachable from Swift 6 concurrency-checked code
