@@ -54,23 +54,18 @@ public struct PipelineService: Sendable {
         let stamp = Clock.iso(Date()).replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "")
             .replacingOccurrences(of: "T", with: "_").prefix(15)
         let name = "\(def.name)_run_\(stamp)_\(id.suffix(4))"
-        let namespace = self.namespace, engine = self.engine, queue = self.queue
-        try await queue.redis.withConnection { conn in
-            try queue.postgres.withConnectionSync { pg in
-                let outbox = try pg.transaction { pg -> [OutboxEntry] in
-                    try pg.query("""
-                        INSERT INTO platform.pipeline_runs (id, namespace, name, pipeline, definition, params, state, no_cache,
-                            code_version, triggered_by, trigger)
-                        VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, 'running', $7, $8, $9, $10)
-                        """, [id, namespace, name, def.name, defText, paramsText, noCache, TwinVersion.current, triggeredBy, trigger])
-                    for step in def.steps {
-                        try pg.query("INSERT INTO platform.step_runs (run_id, step, kind, state) VALUES ($1, $2, $3, 'pending')",
-                                     [id, step.name, step.kind])
-                    }
-                    return try engine.dispatchReady(run: id, on: pg)
-                }
-                try queue.dispatch(outbox, redisConn: conn, pg: pg)
+        let namespace = self.namespace, engine = self.engine
+        try await transition { pg in
+            try pg.query("""
+                INSERT INTO platform.pipeline_runs (id, namespace, name, pipeline, definition, params, state, no_cache,
+                    code_version, triggered_by, trigger)
+                VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, 'running', $7, $8, $9, $10)
+                """, [id, namespace, name, def.name, defText, paramsText, noCache, TwinVersion.current, triggeredBy, trigger])
+            for step in def.steps {
+                try pg.query("INSERT INTO platform.step_runs (run_id, step, kind, state) VALUES ($1, $2, $3, 'pending')",
+                             [id, step.name, step.kind])
             }
+            return try engine.dispatchReady(run: id, on: pg)
         }
         return try await show(id)
     }
@@ -140,19 +135,14 @@ public struct PipelineService: Sendable {
         guard view.state == "failed" || view.state == "cancelled" else {
             throw TwinError.invalidInput("run \(view.name) is \(view.state); only failed or cancelled runs can be retried")
         }
-        let engine = self.engine, queue = self.queue
-        try await queue.redis.withConnection { conn in
-            try queue.postgres.withConnectionSync { pg in
-                let outbox = try pg.transaction { pg -> [OutboxEntry] in
-                    try pg.query("UPDATE platform.pipeline_runs SET state = 'running', error = NULL, finished_at = NULL WHERE id = $1", [view.id])
-                    try pg.query("""
-                        UPDATE platform.step_runs SET state = 'pending', error = NULL, fan_total = 0, fan_succeeded = 0, fan_failed = 0,
-                            job_ids = '{}', started_at = NULL, finished_at = NULL WHERE run_id = $1 AND state <> 'succeeded'
-                        """, [view.id])
-                    return try engine.dispatchReady(run: view.id, on: pg)
-                }
-                try queue.dispatch(outbox, redisConn: conn, pg: pg)
-            }
+        let engine = self.engine
+        try await transition { pg in
+            try pg.query("UPDATE platform.pipeline_runs SET state = 'running', error = NULL, finished_at = NULL WHERE id = $1", [view.id])
+            try pg.query("""
+                UPDATE platform.step_runs SET state = 'pending', error = NULL, fan_total = 0, fan_succeeded = 0, fan_failed = 0,
+                    job_ids = '{}', started_at = NULL, finished_at = NULL WHERE run_id = $1 AND state <> 'succeeded'
+                """, [view.id])
+            return try engine.dispatchReady(run: view.id, on: pg)
         }
         return try await show(view.id)
     }
@@ -162,16 +152,23 @@ public struct PipelineService: Sendable {
     @discardableResult
     public func relay(olderThan age: Duration = .seconds(5)) async throws -> Int {
         let namespace = self.namespace, queue = self.queue
-        return try await queue.redis.withConnection { conn in
-            try queue.postgres.withConnectionSync { pg in
-                let rows = try pg.query("""
-                    SELECT spec::text AS s FROM platform.outbox WHERE namespace = $1 AND dispatched_at IS NULL
-                      AND created_at < now() - make_interval(secs => $2) ORDER BY created_at LIMIT 5000
-                    """, [namespace, Double(JobQueue.ms(age)) / 1000])
-                let entries = try rows.rows.map { try JSONDecoder().decode(OutboxEntry.self, from: Data(try $0.string("s").utf8)) }
-                try queue.dispatch(entries, redisConn: conn, pg: pg)
-                return entries.count
-            }
+        return try await queue.withRedisAndPostgres { conn, pg in
+            let rows = try pg.query("""
+                SELECT spec::text AS s FROM platform.outbox WHERE namespace = $1 AND dispatched_at IS NULL
+                  AND created_at < now() - make_interval(secs => $2) ORDER BY created_at LIMIT 5000
+                """, [namespace, Double(JobQueue.ms(age)) / 1000])
+            let entries = try rows.rows.map { try JSONDecoder().decode(OutboxEntry.self, from: Data(try $0.string("s").utf8)) }
+            try queue.dispatch(entries, redisConn: conn, pg: pg)
+            return entries.count
+        }
+    }
+
+    /// Runs one pipeline transition in a transaction, then enqueues the jobs it decided (its outbox entries).
+    private func transition(_ body: @escaping @Sendable (PGConnection) throws -> [OutboxEntry]) async throws {
+        let queue = self.queue
+        try await queue.withRedisAndPostgres { conn, pg in
+            let outbox = try pg.transaction(body)
+            try queue.dispatch(outbox, redisConn: conn, pg: pg)
         }
     }
 

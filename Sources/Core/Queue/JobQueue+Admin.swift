@@ -33,11 +33,7 @@ extension JobQueue {
                                        error: cancelled ? "cancelled" : job.lastError))
         }
         if !outcomes.isEmpty {
-            let batch = outcomes
-            let r = try await redis.withConnection { conn in
-                try self.postgres.withConnectionSync { pg in try self.commit(batch, redisConn: conn, pg: pg) }
-            }
-            report.dead = r.committed
+            report.dead = try await commitNow(outcomes).committed
         }
         for (id, token) in check {
             let final = try await postgres.withConnection { pg in try OutcomeStore.finalState(of: id, namespace: self.prefix, on: pg) }
@@ -110,9 +106,7 @@ extension JobQueue {
         case "take":
             guard let job = try await leasedView(id: id, token: parts[1]) else { return .requested }
             let outcome = JobOutcome(job: job.leased, state: .cancelled, error: "cancelled before it ran")
-            _ = try await redis.withConnection { conn in
-                try self.postgres.withConnectionSync { pg in try self.commit([outcome], redisConn: conn, pg: pg) }
-            }
+            _ = try await commitNow([outcome])
             return .cancelled
         case "flagged":
             return .requested
@@ -167,25 +161,26 @@ extension JobQueue {
     public func list(state: JobState? = nil, kind: String? = nil, tenant: String? = nil, limit: Int = 50) async throws -> [JobStatus] {
         var result: [JobStatus] = []
         if state == nil || !(state!.isFinal) {
+            let live: [JobState] = state.map { [$0] } ?? [.running, .queued, .scheduled, .retrying]
+            var ids: [String] = []
             for q in try await queueNames() {
-                var ids: [String] = []
-                let live: [JobState] = state.map { [$0] } ?? [.running, .queued, .scheduled, .retrying]
                 if live.contains(.queued) {
                     ids += try await redis.command(["ZRANGE", "\(prefix):queue:\(q)", "0", String(limit - 1)]).array.compactMap(\.text)
                 }
                 if live.contains(.scheduled) || live.contains(.retrying) {
                     ids += try await redis.command(["ZRANGE", "\(prefix):delayed:\(q)", "0", String(limit - 1)]).array.compactMap(\.text)
                 }
-                if live.contains(.running) {
-                    ids += try await redis.command(["ZRANGE", "\(prefix):inflight", "0", String(limit - 1)]).array.compactMap(\.text)
-                }
-                for id in Set(ids) {
-                    guard let s = try? await status(id: id), s.queue == q else { continue }
-                    if let state, s.state != state.rawValue { continue }
-                    if let kind, s.kind != kind { continue }
-                    if let tenant, s.tenant != tenant { continue }
-                    result.append(s)
-                }
+            }
+            if live.contains(.running) {   // one in-flight set for all queues
+                ids += try await redis.command(["ZRANGE", "\(prefix):inflight", "0", String(limit - 1)]).array.compactMap(\.text)
+            }
+            for id in Set(ids) {
+                // A job can finish between the listing and this read; it then comes from Postgres below.
+                guard let s = try? await status(id: id), !(JobState(rawValue: s.state)?.isFinal ?? false) else { continue }
+                if let state, s.state != state.rawValue { continue }
+                if let kind, s.kind != kind { continue }
+                if let tenant, s.tenant != tenant { continue }
+                result.append(s)
             }
         }
         if state == nil || state!.isFinal {
@@ -297,6 +292,20 @@ extension JobQueue {
                            tenant: try row.optionalString("tenant"))
         spec.presetID = id
         _ = try await enqueue(spec)
+    }
+}
+
+extension JobQueue {
+    /// Runs `body` with a Redis connection and the Postgres connection kept for such paired steps, on the
+    /// Redis connection's lane (admin paths that commit or dispatch outside a worker).
+    func withRedisAndPostgres<T>(_ body: @escaping @Sendable (RedisConnection, PGConnection) throws -> T) async throws -> T {
+        let postgres = self.postgres
+        return try await redis.withConnection { conn in try postgres.withConnectionSync { pg in try body(conn, pg) } }
+    }
+
+    /// Commits outcomes decided outside a worker (reaper, cancel) through the same fence → commit → ack path.
+    func commitNow(_ outcomes: [JobOutcome]) async throws -> CommitReport {
+        try await withRedisAndPostgres { conn, pg in try self.commit(outcomes, redisConn: conn, pg: pg) }
     }
 }
 
