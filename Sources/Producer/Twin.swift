@@ -32,6 +32,7 @@ struct Twin: AsyncParsableCommand {
             EmbedCommand.self,
             SimilarityCommand.self,
             GenerateCommand.self,
+            DatasetsCommand.self, ModelsCommand.self,
         ]
     )
 }
@@ -41,7 +42,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks (results: docs/BENCHMARKS.md).",
         subcommands: [BenchQueueCommand.self, BenchPipelineCommand.self, BenchExtractCommand.self, BenchEmbedCommand.self,
-                      BenchGenerateCommand.self])
+                      BenchGenerateCommand.self, BenchTrainCommand.self])
 }
 
 struct VersionCommand: ParsableCommand {

@@ -184,6 +184,65 @@ public enum Migrations {
             CREATE INDEX repositories_author ON warehouse.repositories (author_id);
             CREATE INDEX repositories_source_link ON warehouse.repositories (source_link) WHERE source_link IS NOT NULL;
             """),
+        Migration(version: 4, name: "training steps, checkpoints and the model registry", sql: """
+            CREATE TABLE platform.training_steps (
+                job_id            uuid NOT NULL,
+                namespace         text NOT NULL,
+                step              int NOT NULL,
+                epoch             int NOT NULL,
+                loss              double precision NOT NULL,
+                learning_rate     double precision NOT NULL,
+                grad_norm         double precision NOT NULL,
+                tokens            int NOT NULL,
+                tokens_per_second double precision NOT NULL,
+                eval_loss         double precision,
+                metrics           jsonb NOT NULL DEFAULT '{}',
+                attempt           int NOT NULL,
+                created_at        timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (job_id, step)
+            );
+            CREATE TABLE platform.training_checkpoints (
+                job_id      uuid NOT NULL,
+                namespace   text NOT NULL,
+                step        int NOT NULL,
+                uri         text NOT NULL,
+                sha256      text NOT NULL,
+                size_bytes  bigint NOT NULL,
+                created_at  timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (job_id, step)
+            );
+            CREATE TABLE platform.models (
+                id            uuid PRIMARY KEY,
+                namespace     text NOT NULL,
+                name          text NOT NULL,
+                version       int NOT NULL,
+                stage         text NOT NULL DEFAULT 'candidate',
+                base_model    text NOT NULL,
+                dataset       text NOT NULL,
+                dataset_id    uuid,
+                config_hash   text NOT NULL,
+                code_version  text NOT NULL,
+                job_id        uuid,
+                config        jsonb NOT NULL,
+                metrics       jsonb NOT NULL DEFAULT '{}',
+                artifacts     jsonb NOT NULL DEFAULT '{}',
+                created_at    timestamptz NOT NULL DEFAULT now(),
+                updated_at    timestamptz NOT NULL DEFAULT now(),
+                UNIQUE (namespace, name, version),
+                UNIQUE (namespace, job_id),
+                CONSTRAINT models_stage_check CHECK (stage IN ('candidate','staging','production','archived'))
+            );
+            CREATE UNIQUE INDEX models_one_production ON platform.models (namespace, name) WHERE stage = 'production';
+            CREATE TABLE platform.model_stage_events (
+                id          bigserial PRIMARY KEY,
+                model_id    uuid NOT NULL REFERENCES platform.models(id),
+                from_stage  text NOT NULL,
+                to_stage    text NOT NULL,
+                reason      text NOT NULL,
+                created_at  timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX model_stage_events_model ON platform.model_stage_events (model_id, id);
+            """),
     ]
 }
 

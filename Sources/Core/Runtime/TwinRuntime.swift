@@ -52,6 +52,7 @@ public enum JobCatalog {
         BuiltinHandlers.register(into: &registry)
         registry.register(PipelineRunHandler(configuration: configuration))
         CrawlJobs.register(into: &registry, configuration: configuration)
+        TrainingJobs.register(into: &registry, configuration: configuration)
         return registry
     }
 }
