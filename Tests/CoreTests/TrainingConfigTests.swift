@@ -33,7 +33,7 @@ struct TrainingConfigTests {
     }
 
     @Test(arguments: [
-        (#"{"dataset": "d", "learning_rate": 5}"#, "learning_rate must be in (0, 1], got 5"),
+        (#"{"dataset": "d", "learning_rate": 5}"#, "learning_rate must be in (0, 1], got 5.0"),
         (#"{"dataset": "d", "learning_rate": 0}"#, "learning_rate must be in (0, 1]"),
         (#"{"dataset": "d", "r": 0}"#, "r (LoRA rank) must be 1…256, got 0"),
         (#"{"dataset": "d", "r": 1000}"#, "r (LoRA rank) must be 1…256, got 1000"),

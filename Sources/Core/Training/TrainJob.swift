@@ -128,11 +128,13 @@ public struct TrainJob: JobHandler {
                 step: record.step, epoch: record.epoch, loss: record.loss, learning_rate: Double(record.learningRate),
                 grad_norm: record.gradientNorm, tokens: record.tokens, tokens_per_second: rate, eval_loss: record.evalLoss,
                 metrics: .object(metrics), attempt: job.attempt))
-            await context.emit(JSONValue.object([
+            var event: [String: JSONValue] = [
                 "step": .number(Double(record.step)), "total_steps": .number(Double(total)), "loss": .number(record.loss),
                 "lr": .number(Double(record.learningRate)), "grad_norm": .number(record.gradientNorm),
                 "tokens_per_second": .number(rate.rounded()), "eta_seconds": .number(eta.rounded()),
-            ].merging(record.evalLoss.map { ["eval_loss": JSONValue.number($0)] } ?? [:]) { a, _ in a }).jsonText)
+            ]
+            if let e = record.evalLoss { event["eval_loss"] = .number(e) }
+            await context.emit(JSONValue.object(event).jsonText)
             await context.progress(Double(record.step) / Double(total),
                                    "step \(record.step)/\(total) loss \(String(format: "%.4f", record.loss))")
             let finished = record.step >= total
@@ -167,7 +169,8 @@ public struct TrainJob: JobHandler {
         if !adapter.isEmpty { manifest["adapter"] = .object(adapter) }
         if let c = checkpoints.last { manifest["checkpoint"] = .object(["step": .number(Double(c.step)), "uri": .string(c.uri)]) }
 
-        let finalLoss = last?.loss ?? (try await runs.steps(jobID: job.id).last?.loss ?? .nan)
+        var finalLoss = last?.loss ?? .nan
+        if last == nil { finalLoss = try await runs.steps(jobID: job.id).last?.loss ?? .nan }   // resumed after the last step
         var metrics: [String: JSONValue] = [
             "final_loss": .number(finalLoss), "steps": .number(Double(total)),
             "train_samples": .number(Double(report.kept)), "truncated": .number(Double(report.truncated)),
@@ -185,8 +188,9 @@ public struct TrainJob: JobHandler {
         ])
         let store = artifacts
         let step = job.pipelineStep
+        let manifestValue = JSONValue.object(manifest)
         let made = try await postgres.withTransaction { pg in
-            try store.create(name: registryName, type: "model", value: .object(manifest), metadata: artifactMetadata,
+            try store.create(name: registryName, type: "model", value: manifestValue, metadata: artifactMetadata,
                              runID: step?.run, step: step?.step, inputs: [dataset.artifact.id], on: pg)
         }
         manifest["artifact"] = .string("\(registryName):\(made.version)")

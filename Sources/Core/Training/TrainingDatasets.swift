@@ -93,7 +93,7 @@ public struct TrainingDatasets: Sendable {
             let metadata = JSONValue.object([
                 "format": .string(format.rawValue),
                 "columns": .array(format.requiredColumns.map(JSONValue.string)),
-                "rows": .object(counts.mapValues { .number(Double($0)) }),
+                "rows": .object(counts.mapValues { JSONValue.number(Double($0)) }),
                 "imported_split": .string(split),
                 "sources": .array(sources.map { .string(($0 as NSString).lastPathComponent) }),
             ])

@@ -46,9 +46,11 @@ final class TrainingSession {
                 }
                 let train = try SFTDataset(examples: dataset.train.enumerated().map { try SFTExample(record: $1, index: $0) },
                                            tokenize: tokenize, eos: eos, maxSequenceLength: maxLength, truncation: policy)
-                let eval = dataset.test.isEmpty ? nil : try SFTDataset(
-                    examples: dataset.test.enumerated().map { try SFTExample(record: $1, index: $0) },
-                    tokenize: tokenize, eos: eos, maxSequenceLength: maxLength, truncation: policy)
+                var eval: SFTDataset?
+                if !dataset.test.isEmpty {
+                    eval = try SFTDataset(examples: dataset.test.enumerated().map { try SFTExample(record: $1, index: $0) },
+                                          tokenize: tokenize, eos: eos, maxSequenceLength: maxLength, truncation: policy)
+                }
                 let capacity = TrainCapacity(maxTokens: batch * maxLength, maxSegmentLength: maxLength)
                 model = try LlamaTrainModel(gguf: file, mode: config.trainingMode, capacity: capacity, seed: UInt64(config.seed))
                 let objective = try SFTObjective(train: train, eval: eval, options: options, capacity: capacity)
@@ -62,9 +64,11 @@ final class TrainingSession {
                 }
                 let train = try DPODataset(examples: dataset.train.enumerated().map { try DPOExample(record: $1, index: $0) },
                                            tokenize: tokenize, eos: eos, maxSequenceLength: maxLength, truncation: policy)
-                let eval = dataset.test.isEmpty ? nil : try DPODataset(
-                    examples: dataset.test.enumerated().map { try DPOExample(record: $1, index: $0) },
-                    tokenize: tokenize, eos: eos, maxSequenceLength: maxLength, truncation: policy)
+                var eval: DPODataset?
+                if !dataset.test.isEmpty {
+                    eval = try DPODataset(examples: dataset.test.enumerated().map { try DPOExample(record: $1, index: $0) },
+                                          tokenize: tokenize, eos: eos, maxSequenceLength: maxLength, truncation: policy)
+                }
                 let capacity = TrainCapacity(maxTokens: 2 * batch * maxLength, maxSegmentLength: maxLength)
                 model = try LlamaTrainModel(gguf: file, mode: config.trainingMode, capacity: capacity, seed: UInt64(config.seed))
                 let objective = try DPOObjective(model: model, train: train, eval: eval, beta: config.beta, options: options)
@@ -164,7 +168,7 @@ final class TrainingSession {
         guard !types.isEmpty else { return ([], [:]) }
         let merged = try model.mergedParameters()
         let metadata = GGUFExport.tokenizerMetadata(from: source)
-        var files: [(GGUFExport.TensorType, [UInt8])] = []
+        var files: [(type: GGUFExport.TensorType, bytes: [UInt8])] = []
         var ppl: [String: Double] = [:]
         let dir = Self.temporary("gguf")
         defer { try? FileManager.default.removeItem(at: dir.deletingLastPathComponent()) }
@@ -177,7 +181,7 @@ final class TrainingSession {
             let url = dir.appendingPathComponent("model-\(type).gguf")
             try GGUFExport.write(merged, type: type, name: name, metadata: metadata, to: url)
             guard let data = FileManager.default.contents(atPath: url.path) else { throw TwinError.io("gguf export: \(url.path) was not written") }
-            files.append((type, [UInt8](data)))
+            files.append((type: type, bytes: [UInt8](data)))
             if let eval = measure {
                 let reloaded: LlamaTrainParameters
                 do { reloaded = try LlamaTrainParameters(gguf: try GGUFFile(path: url.path)) } catch {
