@@ -79,8 +79,13 @@ struct TrainingJobTests {
         func cleanUp() { try? FileManager.default.removeItem(at: directory) }
     }
 
-    static func payload(_ dataset: String, _ extra: String = "") -> String {
-        #"{"dataset": "\#(dataset)", "per_device_train_batch_size": 1, "max_seq_length": 40, "r": 4, "alpha": 8, "learning_rate": 0.002, "save_steps": 2, "max_steps": 4, "export_gguf": [], "model_name": "twin-test"\#(extra)}"#
+    /// A small, fast run (4 steps of at most 40 tokens, rank 4) with `overrides` on top.
+    static func payload(_ dataset: String, _ overrides: [String: Any] = [:]) -> String {
+        var p: [String: Any] = ["dataset": dataset, "per_device_train_batch_size": 1, "max_seq_length": 40, "r": 4, "alpha": 8,
+                                "learning_rate": 0.002, "save_steps": 2, "max_steps": 4, "export_gguf": [String](),
+                                "model_name": "twin-test"]
+        p.merge(overrides) { _, new in new }
+        return String(decoding: try! JSONSerialization.data(withJSONObject: p, options: [.sortedKeys]), as: UTF8.self)
     }
 
     @Test(.enabled(if: hasModel))
@@ -88,18 +93,29 @@ struct TrainingJobTests {
         let bench = try await Bench()
         defer { bench.cleanUp() }
         let dataset = try await bench.importSFT("colours")
-        let (id, status) = try await bench.train(Self.payload(dataset, #", "export_gguf": ["q8_0"], "export_perplexity": false"#))
+        let testPath = bench.directory.appendingPathComponent("test.jsonl").path
+        try #"{"instruction": "Name colour number 1.", "output": "Colour 1 is green."}"#.write(toFile: testPath, atomically: true, encoding: .utf8)
+        #expect(try await bench.datasets.importFiles([testPath], name: "colours", split: "test").artifact == "colours:2")
+        #expect(dataset == "colours:1")
+        let (id, status) = try await bench.train(Self.payload("colours", ["export_gguf": ["q8_0"], "export_perplexity": true,
+                                                                         "eval_steps": 2]))
         #expect(status.state == "succeeded", "\(status.error ?? "")")
         let result = try #require(status.result)
         #expect(result["model"]?.stringValue == "twin-test:1")
         #expect(result["stage"]?.stringValue == "candidate")
-        #expect(result["dataset"]?.stringValue == "colours:1")
+        #expect(result["dataset"]?.stringValue == "colours:2")
+        // Re-quantisation cost: q8_0 stays within a few percent of the f32 merge's perplexity.
+        let f32 = try #require(result["perplexity"]?["merged_f32"].flatMap { if case .number(let n) = $0 { n } else { nil } })
+        let q8 = try #require(result["perplexity"]?["q8_0"].flatMap { if case .number(let n) = $0 { n } else { nil } })
+        #expect(f32 > 1 && abs(q8 - f32) / f32 < 0.05, "f32 \(f32), q8_0 \(q8)")
+        #expect(result["eval_loss"] != nil)
         #expect(result["resumed_from_step"] == nil || result["resumed_from_step"] == .null)
 
         let runs = TrainingRunStore(postgres: bench.env.postgres, namespace: bench.env.prefix)
         let steps = try await runs.steps(jobID: id)
         #expect(steps.map(\.step) == [1, 2, 3, 4])
         #expect(steps.allSatisfy { $0.loss.isFinite && $0.grad_norm > 0 && $0.tokens > 0 && $0.tokens_per_second > 0 && $0.learning_rate > 0 })
+        #expect(steps.map { $0.eval_loss != nil } == [false, true, false, true])
         #expect(steps.last!.loss < steps.first!.loss, "losses \(steps.map(\.loss))")
         #expect(try await runs.checkpoints(jobID: id).map(\.step) == [2, 4])
 
@@ -111,7 +127,7 @@ struct TrainingJobTests {
 
         let registry = ModelRegistry(postgres: bench.env.postgres, namespace: bench.env.prefix)
         let entry = try await registry.show("twin-test:1")
-        #expect(entry.job_id == id && entry.dataset == "colours:1" && entry.base_model == DecoderModelResolver.defaultFileName)
+        #expect(entry.job_id == id && entry.dataset == "colours:2" && entry.base_model == DecoderModelResolver.defaultFileName)
         #expect(entry.code_version == TwinVersion.current && entry.config["r"]?.intValue == 4)
         #expect(entry.metrics["final_loss"] != nil)
 
@@ -137,7 +153,7 @@ struct TrainingJobTests {
         let crashing = try await Bench(faults: TrainJob.Faults(crashAfterStep: 3))
         defer { crashing.cleanUp() }
         // Dropout on: the resumed run must also replay the random stream.
-        let extra = #", "dropout": 0.1"#
+        let extra: [String: Any] = ["dropout": 0.1]
         let a = try await clean.train(Self.payload(try await clean.importSFT("colours"), extra))
         let b = try await crashing.train(Self.payload(try await crashing.importSFT("colours"), extra))
         #expect(a.status.state == "succeeded" && b.status.state == "succeeded", "\(b.status.error ?? "")")
@@ -157,7 +173,7 @@ struct TrainingJobTests {
         let bench = try await Bench(faults: TrainJob.Faults(poisonAfterStep: 1))
         defer { bench.cleanUp() }
         let dataset = try await bench.importSFT("colours")
-        let (id, status) = try await bench.train(Self.payload(dataset, #", "save_steps": 1"#).replacingOccurrences(of: #""save_steps": 2, "#, with: ""))
+        let (id, status) = try await bench.train(Self.payload(dataset, ["save_steps": 1]))
         #expect(status.state == "dead")
         #expect(status.attempts == 1)
         let error = status.error ?? ""
@@ -178,21 +194,19 @@ struct TrainingJobTests {
 
         // Policy: by default an over-long sample is truncated; `truncation: fail` refuses the dataset.
         let long = try await bench.importSFT("colours")
-        let refused = try await bench.train(Self.payload(long, #", "truncation": "fail", "max_seq_length": 8"#)
-            .replacingOccurrences(of: #""max_seq_length": 40, "#, with: ""))
+        let refused = try await bench.train(Self.payload(long, ["truncation": "fail", "max_seq_length": 8]))
         #expect(refused.status.state == "dead" && refused.status.attempts == 1)
         #expect(refused.status.error?.contains("exceed the maximum sequence length 8") == true, "\(refused.status.error ?? "")")
 
-        let wrongKind = try await bench.train(Self.payload(long, #", "finetuning_type": "dpo""#))
+        let wrongKind = try await bench.train(Self.payload(long, ["finetuning_type": "dpo"]))
         #expect(wrongKind.status.state == "dead")
         #expect(wrongKind.status.error?.contains("holds sft rows") == true, "\(wrongKind.status.error ?? "")")
 
-        let badModel = try await bench.train(Self.payload(long, #", "base_model": "no-such-model.gguf""#))
+        let badModel = try await bench.train(Self.payload(long, ["base_model": "no-such-model.gguf"]))
         #expect(badModel.status.state == "dead")
         #expect(badModel.status.error?.contains("decoder model not found") == true, "\(badModel.status.error ?? "")")
 
-        await #expect { try await bench.queue.enqueue(JobSpec(kind: "train", payload: Self.payload(long, #", "learning_rate": 2"#)
-            .replacingOccurrences(of: #""learning_rate": 0.002, "#, with: ""))) } throws: {
+        await #expect { try await bench.queue.enqueue(JobSpec(kind: "train", payload: Self.payload(long, ["learning_rate": 2]))) } throws: {
             ($0 as? TwinError)?.message.contains("learning_rate must be in (0, 1]") == true
         }
     }
@@ -208,8 +222,7 @@ struct TrainingJobTests {
         {"prompt": "Name a colour.", "chosen": "Blue.", "rejected": "Seven."}
         """.write(toFile: path, atomically: true, encoding: .utf8)
         let dataset = try await bench.datasets.importFiles([path], name: "prefs").artifact
-        let (id, status) = try await bench.train(Self.payload(dataset, #", "finetuning_type": "dpo", "model_name": "twin-test-dpo", "beta": 0.5"#)
-            .replacingOccurrences(of: #", "model_name": "twin-test""#, with: "").replacingOccurrences(of: #""max_steps": 4, "#, with: #""max_steps": 2, "#))
+        let (id, status) = try await bench.train(Self.payload(dataset, ["finetuning_type": "dpo", "model_name": "twin-test-dpo", "beta": 0.5, "max_steps": 2]))
         #expect(status.state == "succeeded", "\(status.error ?? "")")
         #expect(status.result?["model"]?.stringValue == "twin-test-dpo:1")
         let steps = try await TrainingRunStore(postgres: bench.env.postgres, namespace: bench.env.prefix).steps(jobID: id)
