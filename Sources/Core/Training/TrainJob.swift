@@ -90,8 +90,8 @@ public struct TrainJob: JobHandler {
         var checkpoints = try await runs.checkpoints(jobID: job.id)
         var resumedFrom: Int?
         if let latest = checkpoints.last {
-            let bytes = try objects.get(latest.uri)
-            do { try await lane.run { box in try box.get().restore(bytes) } } catch let e as TrainingError {
+            // Object-store I/O is blocking file or HTTP work: it runs on the lane too, never on the pool.
+            do { try await lane.run { box in try box.get().restore(try objects.get(latest.uri)) } } catch let e as TrainingError {
                 throw JobFailure.permanent("train: cannot resume from checkpoint at step \(latest.step) (\(latest.uri)): \(e.message)")
             }
             resumedFrom = latest.step
@@ -139,9 +139,11 @@ public struct TrainJob: JobHandler {
                                    "step \(record.step)/\(total) loss \(String(format: "%.4f", record.loss))")
             let finished = record.step >= total
             if finished || (config.save_steps > 0 && record.step % config.save_steps == 0) {
-                let bytes = try await lane.run { box in try box.get().checkpoint() }
-                let stored = try objects.put(bytes)
-                let c = TrainingRunStore.Checkpoint(step: record.step, uri: stored.uri, sha256: stored.sha256, size_bytes: bytes.count)
+                let (stored, size) = try await lane.run { box in
+                    let bytes = try box.get().checkpoint()
+                    return (try objects.put(bytes), bytes.count)
+                }
+                let c = TrainingRunStore.Checkpoint(step: record.step, uri: stored.uri, sha256: stored.sha256, size_bytes: size)
                 try await runs.addCheckpoint(jobID: job.id, c)
                 checkpoints.append(c)
             }
@@ -155,16 +157,15 @@ public struct TrainJob: JobHandler {
         let baseName = (modelPath as NSString).lastPathComponent
         let types = config.export_gguf.compactMap(TrainingExports.tensorType)
         let registryName = config.registryName
-        let (adapterFiles, merged, evalResult) = try await lane.run { box in
+        let (adapter, gguf, perplexity, evalResult) = try await lane.run { box in
             let s = try box.get()
-            let adapter = try s.adapterFiles(baseModel: baseName)
+            var adapter: [String: JSONValue] = [:]
+            for f in try s.adapterFiles(baseModel: baseName) { adapter[f.name] = try Self.put(f.bytes, objects) }
             let merged = try s.mergedExports(types: types, name: registryName, perplexity: config.export_perplexity)
-            return (adapter, merged, try s.evaluate())
+            var gguf: [String: JSONValue] = [:]
+            for f in merged.files { gguf["\(f.type)"] = try Self.put(f.bytes, objects) }
+            return (adapter, gguf, merged.perplexity, try s.evaluate())
         }
-        var adapter: [String: JSONValue] = [:]
-        for f in adapterFiles { adapter[f.name] = try Self.put(f.bytes, objects) }
-        var gguf: [String: JSONValue] = [:]
-        for f in merged.files { gguf["\(f.type)"] = try Self.put(f.bytes, objects) }
         var manifest: [String: JSONValue] = ["gguf": .object(gguf)]
         if !adapter.isEmpty { manifest["adapter"] = .object(adapter) }
         if let c = checkpoints.last { manifest["checkpoint"] = .object(["step": .number(Double(c.step)), "uri": .string(c.uri)]) }
@@ -180,7 +181,7 @@ public struct TrainJob: JobHandler {
             metrics["eval_loss"] = .number(e.loss)
             if let d = e.dpo { metrics["eval_dpo"] = Self.json(d) }
         }
-        if !merged.perplexity.isEmpty { metrics["perplexity"] = .object(merged.perplexity.mapValues(JSONValue.number)) }
+        if !perplexity.isEmpty { metrics["perplexity"] = .object(perplexity.mapValues(JSONValue.number)) }
         let configJSON = try Self.canonical(config)
         let artifactMetadata = JSONValue.object([
             "base_model": .string(baseName), "dataset": .string(datasetRef), "mode": .string(config.mode),
@@ -200,7 +201,7 @@ public struct TrainJob: JobHandler {
             jobID: job.id, metrics: .object(metrics), artifacts: .object(manifest)))
         return Output(model: "\(entry.name):\(entry.version)", model_id: entry.id, stage: entry.stage, dataset: datasetRef,
                       steps: total, final_loss: finalLoss, eval_loss: evalResult?.loss, resumed_from_step: resumedFrom,
-                      checkpoints: checkpoints, artifacts: entry.artifacts, perplexity: merged.perplexity, dataset_report: report,
+                      checkpoints: checkpoints, artifacts: entry.artifacts, perplexity: perplexity, dataset_report: report,
                       tokens_per_second: seconds > 0 ? Double(tokens) / seconds : 0)
     }
 
