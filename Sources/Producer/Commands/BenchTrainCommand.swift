@@ -20,6 +20,8 @@ struct BenchTrainCommand: ParsableCommand {
     @Flag(help: "Recompute activations in backward (less memory, more compute).") var gradientCheckpointing = false
     @Option(help: "Python with torch + peft (default: Benchmarks/train/.venv-train/bin/python).") var peerPython: String?
     @Flag(help: "Skip the PyTorch + PEFT peer.") var noPeer = false
+    @Flag(help: "Load the GGUF weights into the peer too (by default it builds the same shape with random weights, as Benchmarks/train/run.sh does: timing and memory depend only on shapes).")
+    var peerGGUF = false
     @Flag(help: "Print one JSON object instead of the table.") var json = false
 
     struct Report: Encodable {
@@ -103,7 +105,7 @@ struct BenchTrainCommand: ParsableCommand {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Benchmarks/train/peer_peft.py").path
         process.arguments = [script, "--seq", String(seq), "--steps", String(steps), "--warmup", String(warmup),
-                             "--threads", String(threads), "--gguf", gguf]
+                             "--threads", String(threads)] + (peerGGUF ? ["--gguf", gguf] : [])
         let out = Pipe()
         process.standardOutput = out
         do { try process.run() } catch { throw TwinError.io("cannot start the PEFT peer \(python): \(error.localizedDescription)") }
