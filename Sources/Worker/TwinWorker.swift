@@ -24,6 +24,7 @@ struct TwinWorker: AsyncParsableCommand {
 
     func run() async throws {
         TwinRuntime.bootstrapLogging()
+        TrainingJobs.selectBLASKernels()   // before any job can run a matrix product
         var configuration = try TwinConfiguration.load(file: config)
         if let queues { configuration.worker.queues = queues.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         if let concurrency { configuration.worker.concurrency = concurrency }

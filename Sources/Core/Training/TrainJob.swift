@@ -246,11 +246,14 @@ enum TrainingExports {
 
 /// Registers the training job kinds.
 public enum TrainingJobs {
+    /// Replaces OpenBLAS's misdetected generic kernels with the CPU's best ones (training is several
+    /// times slower without). Call once at process start-up, before any thread runs a matrix product:
+    /// the kernel table is swapped in place. Returns the core in use.
+    @discardableResult
+    public static func selectBLASKernels() -> String { BLAS.useBestKernels() }
+
     /// Registers `train` with the configuration's Postgres, object store and models folder.
     public static func register(into registry: inout JobRegistry, configuration: TwinConfiguration) {
-        // Registration runs at process start-up, before any BLAS call: the one safe moment to replace
-        // OpenBLAS's misdetected generic kernels (about 8× slower training on this CPU family).
-        BLAS.useBestKernels()
         let postgres = PostgresClient(endpoint: configuration.postgres, connections: 2)
         // Validated at configuration load; an invalid endpoint here means no object store (the job says so).
         let objects = (try? configuration.artifacts.blobStore()) ?? nil
