@@ -229,4 +229,25 @@ struct TrainingJobTests {
         #expect(steps.count == 2)
         #expect(steps.allSatisfy { $0.metrics["dpo"]?["margin"] != nil && $0.metrics["dpo"]?["accuracy"] != nil })
     }
+
+    @Test(.enabled(if: hasModel))
+    func qloraTrainsAndOverLongSamplesAreTruncatedByDefault() async throws {
+        let bench = try await Bench()
+        defer { bench.cleanUp() }
+        let path = bench.directory.appendingPathComponent("long.jsonl").path
+        try FileManager.default.createDirectory(at: bench.directory, withIntermediateDirectories: true)
+        let long = (1...80).map { "word\($0)" }.joined(separator: " ")
+        try """
+        {"instruction": "Repeat the words.", "output": "\(long)"}
+        {"instruction": "Say yes.", "output": "Yes."}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        let dataset = try await bench.datasets.importFiles([path], name: "long").artifact
+        let (_, status) = try await bench.train(Self.payload(dataset, ["mode": "qlora", "quantization": "q8_0", "max_seq_length": 64,
+                                                                       "max_steps": 2, "save_steps": 0]))
+        #expect(status.state == "succeeded", "\(status.error ?? "")")
+        #expect(status.result?["dataset_report"]?["truncated"]?.intValue == 1)
+        #expect(status.result?["dataset_report"]?["kept"]?.intValue == 2)
+        // save_steps 0: one checkpoint, at the end.
+        #expect(status.result?["checkpoints"].map { if case .array(let a) = $0 { a.count } else { -1 } } == 1)
+    }
 }
