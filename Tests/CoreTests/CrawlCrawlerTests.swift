@@ -36,10 +36,10 @@ struct CrawlCrawlerTests {
 
     @Test func articleCrawlerBuildsTheReferenceShape() async throws {
         let server = CrawlTestHTTPServer.shared
-        let document = try await ArticleCrawler(platform: nil, fetcher: WebFetcher(configuration: CrawlWebFetcherTests.configuration()))
+        let document = try await ArticleCrawler(fetcher: WebFetcher(configuration: CrawlWebFetcherTests.configuration()))
             .crawl(URL(string: server.url("/page"))!)
         #expect(document.kind == .article)
-        #expect(document.platform == "127.0.0.1")
+        #expect(document.platform == "web")
         #expect(document.link == server.url("/page"))
         #expect(Set(document.content.keys) == ["Title", "Subtitle", "Content"])
         #expect(document.content["Title"] == "Loopback page")
