@@ -83,6 +83,18 @@ struct CrawlCrawlerTests {
         ])
     }
 
+    @Test func aCloneThatHangsIsKilledAtTheTimeout() async throws {
+        // The loopback server answers /never-script only after 30 s; git must be killed after 1 s.
+        var limits = GitHubCrawler.Limits()
+        limits.cloneTimeout = .seconds(1)
+        let address = CrawlTestHTTPServer.shared.url("/never-script")
+        let started = ContinuousClock.now
+        await #expect(throws: TwinError.timeout("git clone of \(address) did not finish within 1.0 seconds")) {
+            _ = try await GitHubCrawler(limits: limits).crawl(cloneURL: address, link: "x", name: "x")
+        }
+        #expect(ContinuousClock.now - started < .seconds(15))
+    }
+
     @Test func githubCrawlerReportsCloneFailures() async throws {
         let missing = FileManager.default.temporaryDirectory.appendingPathComponent("twin-no-repo-\(UUID().uuidString)")
         do {

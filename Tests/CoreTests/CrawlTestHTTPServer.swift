@@ -112,7 +112,7 @@ final class CrawlTestHTTPServer: Sendable {
                 if route == "/js-hang":
                     # Loads fast for curl, but the browser waits for a script that never comes.
                     return self.send(200, b"<html><body><p>Waiting.</p><script src='/never-script'></script></body></html>")
-                if route == "/never-script":
+                if route.startswith("/never-script"):  # also git's /never-script/info/refs
                     time.sleep(30)
                     return self.send(200, b"", "application/javascript")
                 if route in ("/ssrf-probe", "/ssrf-probe-img"):

@@ -197,9 +197,11 @@ final class CorpusServer: @unchecked Sendable {
         self.port = port
     }
 
+    /// SIGKILL, not SIGTERM: a child Foundation starts from a pool thread inherits that thread's blocked
+    /// signal mask, so SIGTERM would stay pending forever; the server has nothing to flush.
     func stop() {
         guard process.isRunning else { return }
-        process.terminate()
+        kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
 }

@@ -1,11 +1,13 @@
 import Foundation
 import Synchronization
 
-/// Runs a helper program (headless Chromium) in its own process group with a deadline and an output cap.
+/// Runs a helper program (headless Chromium, git) in its own process group with a deadline and an output cap.
 ///
 /// `Foundation.Process` can only signal the direct child; Chromium forks a zygote, renderers and a GPU
 /// process, so a timeout must kill the whole group (`kill(-pgid, SIGKILL)`) and then reap the child, or
-/// orphans and zombies pile up. Output is read with `poll` on a GCD thread, never on the cooperative pool.
+/// orphans and zombies pile up. The child also starts with default signal dispositions and an empty
+/// mask: `Foundation.Process` children started from a pool thread inherit its blocked signals, so a
+/// SIGTERM to them stays pending forever. Output is read with `poll` on a GCD thread, never on the cooperative pool.
 struct ChildProcess: Sendable {
     /// How a run ended.
     struct Outcome: Sendable {
@@ -38,6 +40,8 @@ struct ChildProcess: Sendable {
     var maximumOutputBytes: Int
     /// Standard error kept for messages (the tail).
     var maximumErrorBytes = 16 << 10
+    /// The child's environment; `nil` passes this process's own.
+    var environment: [String: String]? = nil
     /// Called with the child's pid (also its process group id) once it runs; tests use it.
     var onStart: (@Sendable (pid_t) -> Void)? = nil
 
@@ -173,9 +177,16 @@ struct ChildProcess: Sendable {
 
         let argv = ([executable] + arguments).map { strdup($0) }
         defer { for pointer in argv { free(pointer) } }
+        let envp = environment.map { $0.map { strdup("\($0.key)=\($0.value)") } }
+        defer { envp?.forEach { free($0) } }
         var pid: pid_t = 0
         let code = (argv + [nil]).withUnsafeBufferPointer { arguments in
-            posix_spawnp(&pid, executable, &actions, &attributes, arguments.baseAddress!, environ)
+            guard let envp else {
+                return posix_spawnp(&pid, executable, &actions, &attributes, arguments.baseAddress!, environ)
+            }
+            return (envp + [nil]).withUnsafeBufferPointer { variables in
+                posix_spawnp(&pid, executable, &actions, &attributes, arguments.baseAddress!, variables.baseAddress!)
+            }
         }
         guard code == 0 else { throw .cannotStart(errno: code) }
         return pid
