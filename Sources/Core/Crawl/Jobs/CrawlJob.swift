@@ -71,8 +71,10 @@ public struct CrawlJob: JobHandler {
             return Output(id: id.pgText, platform: stored.platform, link: stored.link, source: url.absoluteString,
                           title: stored.title, status: UpsertStatus.unchanged.rawValue, author_id: stored.authorID.pgText)
         case .fetched(let document, let fresh):
+            // One link is one document: a page that changed kind replaces its old row atomically.
             let result = try await store.upsert(document, authorID: author.id,
-                                                fetch: FetchRecord(sourceLink: url.absoluteString, validators: fresh))
+                                                fetch: FetchRecord(sourceLink: url.absoluteString, validators: fresh),
+                                                replacingOtherKinds: true)
             let title: String? = switch document.kind {
             case .article: document.content["Title"].flatMap { $0.isEmpty ? nil : $0 }
             case .repository: document.name
