@@ -42,6 +42,22 @@ struct CrawlChromiumTests {
         #expect(document.content["Content"]?.contains("document.getElementById") == false)
     }
 
+    @Test func aCrawlJobStoresTheRenderedArticle() async throws {
+        let env = try await crawlEnvironment(fetcher: WebFetcher(configuration: Self.configuration(javaScript: ["127.0.0.1"])))
+        let link = server.url("/js-article?job=\(UUIDv7.make())")
+        let author = uniqueAuthorName("Script")
+        let payload = JSONValue.object(["link": .string(link), "user_full_name": .string(author)]).jsonText
+        let status = try await env.running(env.worker()) {
+            try await env.waitFinal(try await env.queue.enqueue(JobSpec(kind: CrawlJob.kind, payload: payload, maxAttempts: 1)))
+        }
+        #expect(status.state == "succeeded", "\(status.error ?? "")")
+        #expect(status.result?["title"] == .string("Rendered by script"))
+        let store = try await warehouseStore()
+        let id = try #require(status.result?["id"]?.stringValue.flatMap(UUID.init(uuidString:)))
+        let document = try #require(try await store.document(id: id))
+        #expect(document.content["Content"]?.contains(Self.scriptSentence) == true)
+    }
+
     @Test func refusesAConfiguredDomainOnAGuardedAddress() async throws {
         // 127.0.0.1 is a JavaScript domain here but not allow-listed: the guard refuses before Chromium starts.
         let fetcher = WebFetcher(configuration: Self.configuration(javaScript: ["127.0.0.1", "localhost"], allowed: []))
