@@ -101,6 +101,20 @@ struct CrawlChromiumTests {
         #expect(v6.contains("--host-resolver-rules=MAP blog.example.org [2606:2800:21f::1], MAP * ~NOTFOUND"))
     }
 
+    @Test func chromiumStderrBecomesTheReason() {
+        // As captured from chromium 156 on Debian 12 for a page whose host does not resolve.
+        let stderr = """
+            /usr/bin/chromium: 9: [: 25274974208: unexpected operator
+            [13528:13566:1203/141108.674356:ERROR:dbus/bus.cc:405] Failed to connect to the bus: Could not parse server address
+            [13528:13528:1203/141108.785551:ERROR:components/headless/command_handler/headless_command_handler.cc:403] Page load failed: net::ERR_NAME_NOT_RESOLVED
+            """
+        #expect(ChromiumRenderer.loadFailure(in: stderr) == "Page load failed: net::ERR_NAME_NOT_RESOLVED")
+        let summary = ChromiumRenderer.summary(of: stderr)
+        #expect(summary?.contains("net::ERR_NAME_NOT_RESOLVED") == true)
+        #expect(summary?.contains("dbus") == false && summary?.contains("unexpected operator") == false)
+        #expect(ChromiumRenderer.loadFailure(in: "") == nil && ChromiumRenderer.summary(of: "\n") == nil)
+    }
+
     @Test func missingChromiumNamesThePackageAndTheKey() async throws {
         var configuration = Self.configuration(javaScript: ["127.0.0.1"])
         configuration.chromiumPath = "/nonexistent/chromium"
