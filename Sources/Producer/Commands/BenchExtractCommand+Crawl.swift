@@ -48,7 +48,10 @@ struct CrawlBench {
 
     /// The corpus's HTML pages (relative paths), the index page excluded.
     static func pages(in folder: String) throws -> [String] {
-        guard let walker = FileManager.default.enumerator(atPath: folder) else {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue,
+            let walker = FileManager.default.enumerator(atPath: folder)
+        else {
             throw TwinError.notFound("--corpus \(folder): no such folder (run from the repository root or pass --corpus)")
         }
         let pages = walker.compactMap { $0 as? String }.filter { $0.hasSuffix(".html") && $0 != "index.html" }.sorted()
