@@ -36,10 +36,10 @@ struct CrawlCrawlerTests {
 
     @Test func articleCrawlerBuildsTheReferenceShape() async throws {
         let server = CrawlTestHTTPServer.shared
-        let document = try await ArticleCrawler(platform: nil, fetcher: WebFetcher(configuration: CrawlWebFetcherTests.configuration()))
+        let document = try await ArticleCrawler(fetcher: WebFetcher(configuration: CrawlWebFetcherTests.configuration()))
             .crawl(URL(string: server.url("/page"))!)
         #expect(document.kind == .article)
-        #expect(document.platform == "127.0.0.1")
+        #expect(document.platform == "web")
         #expect(document.link == server.url("/page"))
         #expect(Set(document.content.keys) == ["Title", "Subtitle", "Content"])
         #expect(document.content["Title"] == "Loopback page")
@@ -81,6 +81,18 @@ struct CrawlCrawlerTests {
             "README.md": "# Demo\n\nA tiny repository.\n",
             "Sources/main.swift": "func main() {\n    print(\"hi\")\t// tab kept\n}\n",
         ])
+    }
+
+    @Test func aCloneThatHangsIsKilledAtTheTimeout() async throws {
+        // The loopback server answers /never-script only after 30 s; git must be killed after 1 s.
+        var limits = GitHubCrawler.Limits()
+        limits.cloneTimeout = .seconds(1)
+        let address = CrawlTestHTTPServer.shared.url("/never-script")
+        let started = ContinuousClock.now
+        await #expect(throws: TwinError.timeout("git clone of \(address) did not finish within 1.0 seconds")) {
+            _ = try await GitHubCrawler(limits: limits).crawl(cloneURL: address, link: "x", name: "x")
+        }
+        #expect(ContinuousClock.now - started < .seconds(15))
     }
 
     @Test func githubCrawlerReportsCloneFailures() async throws {

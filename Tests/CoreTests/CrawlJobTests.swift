@@ -195,7 +195,7 @@ struct CrawlJobTests {
         #expect(first.state == "succeeded", "\(first.error ?? "")")
         #expect(first.result?["status"] == .string("created"))
         #expect(first.result?["title"] == .string("Caching Embeddings"))
-        #expect(first.result?["platform"] == .string("127.0.0.1"))
+        #expect(first.result?["platform"] == .string("web"))
         #expect(second.result?["status"] == .string("unchanged"))
         #expect(second.result?["id"] == first.result?["id"])
         let stats = try await site.stats(path)

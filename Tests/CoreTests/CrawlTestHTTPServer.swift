@@ -65,6 +65,13 @@ final class CrawlTestHTTPServer: Sendable {
                 b"for the fetcher tests, with enough words, commas, and sentences to count as an article.</p>"
                 b"</article></body></html>")
 
+        JS_PAGE = (b"<html><head><title>Rendered by script</title></head><body><nav><a href='/'>Home</a></nav>"
+                   b"<div id='root'></div><script>document.getElementById('root').innerHTML = '<article><h1>Rendered"
+                   b" by script</h1><p>This sentence was inserted by JavaScript after the page loaded, with enough "
+                   b"words, commas, and clauses to count as the body of an article on any site.</p><p>A second "
+                   b"paragraph, also written by the script, keeps the article long enough for the extractor.</p>"
+                   b"</article>';PROBES</script></body></html>")
+
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
@@ -90,6 +97,26 @@ final class CrawlTestHTTPServer: Sendable {
                     hits[path] = hits.get(path, 0) + 1
                     count = hits[path]
                 port = self.server.server_address[1]
+                route, _, query = path.partition("?")
+                if route == "/js-article":
+                    # The article body exists only once the script has run (a JavaScript-built page).
+                    return self.send(200, JS_PAGE.replace(b"PROBES", b""))
+                if route == "/js-probe":
+                    # Also tries to reach 127.0.0.1 by IP literal from the page's script and an image.
+                    probes = ("fetch('http://127.0.0.1:%d/ssrf-probe?%s').catch(function(){});"
+                              "new Image().src = 'http://127.0.0.1:%d/ssrf-probe-img?%s';" % (port, query, port, query))
+                    return self.send(200, JS_PAGE.replace(b"PROBES", probes.encode()))
+                if route == "/js-large":
+                    return self.send(200, b"<html><body><div id='root'></div><script>document.getElementById('root')"
+                                          b".innerHTML = '<p>' + 'word '.repeat(4000) + '</p>';</script></body></html>")
+                if route == "/js-hang":
+                    # Loads fast for curl, but the browser waits for a script that never comes.
+                    return self.send(200, b"<html><body><p>Waiting.</p><script src='/never-script'></script></body></html>")
+                if route.startswith("/never-script"):  # also git's /never-script/info/refs
+                    time.sleep(30)
+                    return self.send(200, b"", "application/javascript")
+                if route in ("/ssrf-probe", "/ssrf-probe-img"):
+                    return self.send(200, b"probe", "text/plain")
                 if path == "/hits":
                     with lock:
                         return self.send(200, json.dumps(hits).encode(), "application/json")

@@ -26,6 +26,24 @@ struct WarehouseStoreTests {
         #expect(throws: TwinError.invalidInput("author name is empty")) { try WarehouseAuthor.split(fullName: "   ") }
     }
 
+    @Test func aPageThatChangesKindReplacesItsOldRow() async throws {
+        let store = try await store()
+        let author = try await store.author(fullName: uniqueAuthorName("Kind"))
+        let link = "https://example.org/\(UUIDv7.make())/post.html"
+        _ = try await store.upsert(article(link, title: "First seen as an article", text: "Some text."), authorID: author.id)
+        let post = CrawledDocument(kind: .post, platform: "linkedin", link: link, content: ["text": "Now a post."])
+        let result = try await store.upsert(post, authorID: author.id, replacingOtherKinds: true)
+        #expect(result.status == .created)
+        #expect(try await store.documents(kind: .article, authorIDs: [author.id]).isEmpty)
+        let found = try #require(try await store.document(link: link))
+        #expect(found.kind == .post && found.platform == "linkedin")
+        // Without the flag (imports), other kinds are left alone.
+        let other = "https://example.org/\(UUIDv7.make())/keep.html"
+        _ = try await store.upsert(article(other, title: "Kept", text: "Text."), authorID: author.id)
+        _ = try await store.upsert(CrawledDocument(kind: .post, platform: "web", link: other, content: ["text": "t"]), authorID: author.id)
+        #expect(try await store.documents(kind: .article, authorIDs: [author.id]).map(\.link) == [other])
+    }
+
     @Test func getOrCreateReturnsTheSameAuthorEveryTime() async throws {
         let store = try await store()
         let name = uniqueAuthorName("Grace")

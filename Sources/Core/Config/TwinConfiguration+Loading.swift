@@ -57,6 +57,10 @@ extension TwinConfiguration {
         if let v = try reader.int("worker.concurrency") { worker.concurrency = v }
         if let v = try reader.double("worker.shutdown_grace_seconds") { worker.shutdownGrace = .seconds(v) }
         if let v = try reader.int("worker.fetch_batch") { worker.fetchBatch = v }
+        if let v = try reader.stringList("crawl.javascript_domains") { crawlJavaScriptDomains = v.filter { !$0.isEmpty } }
+        if let v = try reader.string("crawl.chromium_path") { crawlChromiumPath = v }
+        if let v = try reader.double("crawl.host_delay_ms") { crawlHostDelay = .milliseconds(v) }
+        if let v = try reader.int("crawl.host_concurrency") { crawlHostConcurrency = v }
         if let queues = root["queues"] {
             guard let map = queues as? [String: Any] else { throw TwinError.configuration("\(file): queues: expected a mapping of queue names") }
             for (name, value) in map {
@@ -102,6 +106,12 @@ extension TwinConfiguration {
         if let v = env["TWIN_CRAWL_ALLOW_HOSTS"] {
             crawlAllowedHosts = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
+        if let v = env["TWIN_CRAWL_JS_DOMAINS"] {
+            crawlJavaScriptDomains = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        if let v = env["TWIN_CRAWL_CHROMIUM"] { crawlChromiumPath = v }
+        if let v = try double("TWIN_CRAWL_HOST_DELAY_MS") { crawlHostDelay = .milliseconds(v) }
+        if let v = try int("TWIN_CRAWL_HOST_CONCURRENCY") { crawlHostConcurrency = v }
         if let v = try int("TWIN_ARTIFACT_INLINE_BYTES") { artifacts.maxInlineBytes = v }
         if let v = env["TWIN_OBJECTS_DIR"] { artifacts.objectsDirectory = v }
         if let v = env["TWIN_S3_ENDPOINT"], !v.isEmpty { artifacts.s3Endpoint = v }
@@ -148,6 +158,15 @@ extension TwinConfiguration {
                     "TWIN_WORKER_FETCH_BATCH: must be between 1 and 10000, got \(worker.fetchBatch)")
         try require(Logger.Level(rawValue: logLevel) != nil,
                     "TWIN_LOG_LEVEL: expected trace, debug, info, notice, warning, error or critical, got \"\(logLevel)\"")
+        for domain in crawlJavaScriptDomains {
+            try require(!domain.contains("/") && !domain.contains(":") && !domain.contains(" ") && !domain.hasPrefix("."),
+                        "TWIN_CRAWL_JS_DOMAINS (crawl.javascript_domains): expected host names such as medium.com, got \"\(domain)\"")
+        }
+        try require(!crawlChromiumPath.trimmingCharacters(in: .whitespaces).isEmpty,
+                    "TWIN_CRAWL_CHROMIUM (crawl.chromium_path): must name the Chromium executable, got an empty value")
+        try require(crawlHostDelay >= .zero, "TWIN_CRAWL_HOST_DELAY_MS (crawl.host_delay_ms): must not be negative")
+        try require(crawlHostConcurrency >= 1 && crawlHostConcurrency <= 1000,
+                    "TWIN_CRAWL_HOST_CONCURRENCY (crawl.host_concurrency): must be between 1 and 1000, got \(crawlHostConcurrency)")
         for (name, limits) in queueLimits {
             if let c = limits.concurrency { try require(c >= 1, "queues.\(name).concurrency: must be at least 1, got \(c)") }
             if let r = limits.ratePerSecond { try require(r > 0, "queues.\(name).rate_per_second: must be positive, got \(r)") }

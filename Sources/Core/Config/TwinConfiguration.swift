@@ -27,6 +27,16 @@ public struct TwinConfiguration: Sendable, Equatable {
     /// Hosts the crawler may reach even on loopback or private addresses (`TWIN_CRAWL_ALLOW_HOSTS`, comma
     /// separated), e.g. `127.0.0.1,localhost` for tests and the demo. Empty: the SSRF guard refuses them all.
     public var crawlAllowedHosts: [String] = []
+    /// Domains whose pages need JavaScript and are rendered by headless Chromium before extraction (yaml
+    /// `crawl.javascript_domains`, `TWIN_CRAWL_JS_DOMAINS` comma separated); subdomains are included.
+    public var crawlJavaScriptDomains: [String] = []
+    /// The Chromium executable used for those domains (yaml `crawl.chromium_path`, `TWIN_CRAWL_CHROMIUM`).
+    public var crawlChromiumPath = "chromium"
+    /// Minimum time between two requests to one host from one process (yaml `crawl.host_delay_ms`,
+    /// `TWIN_CRAWL_HOST_DELAY_MS`), 1 s by default.
+    public var crawlHostDelay: Duration = .seconds(1)
+    /// Requests in flight to one host from one process (yaml `crawl.host_concurrency`, `TWIN_CRAWL_HOST_CONCURRENCY`).
+    public var crawlHostConcurrency = 2
 
     public init() {}
 

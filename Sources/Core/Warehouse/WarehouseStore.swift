@@ -69,9 +69,19 @@ public struct WarehouseStore: Sendable {
     /// - Parameters:
     ///   - fetch: fetch bookkeeping; `fetchedAt` and the validators are recorded even when nothing changed.
     ///   - id: the id of a new document (imports keep theirs); ignored when the link already exists.
+    ///   - replacingOtherKinds: also delete a document with the same link stored as another kind (a page
+    ///     first stored as an article whose markup now makes it a post), in the same transaction.
     public func upsert(_ document: CrawledDocument, authorID: UUID, fetch: FetchRecord = FetchRecord(),
-                       id: UUID = UUID()) async throws -> UpsertResult {
-        try await postgres.withTransaction { pg in try Self.upsert(document, authorID: authorID, fetch: fetch, id: id, on: pg) }
+                       id: UUID = UUID(), replacingOtherKinds: Bool = false) async throws -> UpsertResult {
+        try await postgres.withTransaction { pg in
+            let result = try Self.upsert(document, authorID: authorID, fetch: fetch, id: id, on: pg)
+            if replacingOtherKinds {
+                for kind in [CrawledDocument.Kind.article, .post, .repository] where kind != document.kind {
+                    _ = try pg.query("DELETE FROM \(kind.table) WHERE link = $1", [document.link])
+                }
+            }
+            return result
+        }
     }
 
     /// Records a conditional GET answered 304: the content is unchanged; the fetch time and validators move.

@@ -3,14 +3,16 @@ import Core
 import Foundation
 
 /// `twin bench extract --data DIR [--json]`: extraction quality (token-shingle F1) and speed on a page set
-/// laid out as `ground-truth.json` + `html/<id>.html.gz`.
-struct BenchExtractCommand: ParsableCommand {
+/// laid out as `ground-truth.json` + `html/<id>.html.gz`; with `--crawl`, crawl throughput through the
+/// queue with real `twin-worker` processes against the demo corpus on loopback (`CrawlBench`).
+struct BenchExtractCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "extract",
-        abstract: "Score the HTML extractor (shingle F1, precision, recall) and measure pages/s on a page set.")
+        abstract: "Score the HTML extractor (shingle F1, precision, recall) and measure pages/s on a page set; "
+            + "with --crawl, measure crawl throughput (links/s) with N twin-worker processes.")
 
-    @Option(help: "Folder holding ground-truth.json and html/<id>.html.gz.")
-    var data: String
+    @Option(help: "Folder holding ground-truth.json and html/<id>.html.gz (not needed with --crawl).")
+    var data: String?
 
     @Option(name: .customLong("repeat"), help: "Timed passes over all pages; the median is reported.")
     var repeats: Int = 3
@@ -24,8 +26,31 @@ struct BenchExtractCommand: ParsableCommand {
     @Option(help: "Write each page's extracted text to this folder as <id>.txt (for error analysis).")
     var dump: String?
 
-    func run() throws {
+    @Flag(help: "Measure crawl throughput through the queue instead (needs Redis, PostgreSQL and a built twin-worker).")
+    var crawl = false
+
+    @Option(help: "With --crawl: worker process counts to measure, comma separated.")
+    var workers: String = "1,2,4"
+
+    @Option(help: "With --crawl: crawl jobs per round.")
+    var links: Int = 240
+
+    @Option(help: "With --crawl: jobs each worker process runs at once.")
+    var concurrency: Int = 8
+
+    @Option(help: "With --crawl: the folder served on loopback.")
+    var corpus: String = "demo/corpus"
+
+    @Option(help: "Configuration file (default: TWIN_CONFIG or ./twin.yaml).")
+    var config: String?
+
+    func run() async throws {
         do {
+            if crawl {
+                try await runCrawl()
+                return
+            }
+            guard let data else { throw TwinError.invalidInput("--data DIR is required (or pass --crawl)") }
             let pages = try Self.loadPages(from: data)
             try report(pages: pages)
         } catch let error as TwinError {
@@ -34,6 +59,45 @@ struct BenchExtractCommand: ParsableCommand {
             throw ExitCode(65)
         }
     }
+
+    private func runCrawl() async throws {
+        let counts = try workers.split(separator: ",").map { part -> Int in
+            guard let count = Int(part.trimmingCharacters(in: .whitespaces)), count >= 1, count <= 64 else {
+                throw TwinError.invalidInput("--workers: expected counts between 1 and 64 separated by commas, got \"\(workers)\"")
+            }
+            return count
+        }
+        guard !counts.isEmpty else { throw TwinError.invalidInput("--workers: expected at least one count") }
+        guard links >= 1 else { throw TwinError.invalidInput("--links: must be at least 1, got \(links)") }
+        guard concurrency >= 1 else { throw TwinError.invalidInput("--concurrency: must be at least 1, got \(concurrency)") }
+        var base = try TwinConfiguration.load(file: config)
+        base.queue.keyPrefix = "crawlbench" + String(UUIDv7.make().replacingOccurrences(of: "-", with: "").suffix(8))
+        let runtime = TwinRuntime(configuration: base, label: "twin-bench", redisConnections: 2, postgresConnections: 2)
+        try await runtime.prepare()
+        let quiet = json
+        let bench = CrawlBench(runtime: runtime, corpus: corpus, links: links, concurrency: concurrency) { line in
+            if !quiet { print(line) }
+        }
+        let rounds = try await bench.run(workerCounts: counts)
+        if json {
+            printJSON(CrawlReport(tool: "twin", benchmark: "crawl", corpus: corpus, concurrency: concurrency, rounds: rounds))
+        } else if let first = rounds.first, first.links_per_second > 0 {
+            for round in rounds.dropFirst() {
+                print(String(format: "scaling %d → %d workers: %.2f×", first.workers, round.workers,
+                             round.links_per_second / first.links_per_second))
+            }
+        }
+    }
+
+    /// `--crawl --json` output.
+    struct CrawlReport: Encodable {
+        var tool: String
+        var benchmark: String
+        var corpus: String
+        var concurrency: Int
+        var rounds: [CrawlBench.Round]
+    }
+
 
     struct BenchPage {
         let id: String

@@ -30,14 +30,7 @@ public struct CrawlerDispatcher: Sendable {
 
     /// The crawler for `url`.
     public func crawler(for url: URL) -> any Crawler {
-        switch Self.platform(for: url) {
-        case .medium: ArticleCrawler(platform: "medium", fetcher: fetcher)
-        case .substack: ArticleCrawler(platform: "substack", fetcher: fetcher)
-        case .linkedInArticle: ArticleCrawler(platform: "linkedin", fetcher: fetcher)
-        case .linkedInPost: LinkedInPostCrawler(fetcher: fetcher)
-        case .github: github
-        case .generic: ArticleCrawler(platform: nil, fetcher: fetcher)
-        }
+        Self.platform(for: url) == .github ? github : ArticleCrawler(fetcher: fetcher)
     }
 
     /// Validates `address` and crawls it with the matching crawler.

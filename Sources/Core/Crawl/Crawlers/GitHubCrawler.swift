@@ -46,45 +46,34 @@ public struct GitHubCrawler: Crawler {
         return CrawledDocument(kind: .repository, platform: "github", link: link, name: name, content: files)
     }
 
-    private static let queue = DispatchQueue(label: "twin.git", qos: .utility, attributes: .concurrent)
-
+    /// Runs git through `ChildProcess`: its own process group, so a timeout also kills the helpers git
+    /// starts (`git-remote-https`, `index-pack`), and a clean signal mask, so the kill is not blocked.
     private static func runGit(_ arguments: [String], timeout: Duration, describing source: String) async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git"] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["GIT_TERMINAL_PROMPT"] = "0"  // never wait for credentials on a private repository
         environment["GIT_LFS_SKIP_SMUDGE"] = "1"
-        process.environment = environment
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
+        let process = ChildProcess(
+            executable: "git", arguments: arguments, timeout: timeout, maximumOutputBytes: 1 << 20,
+            environment: environment)
+        let outcome: ChildProcess.Outcome
         do {
-            try process.run()
+            outcome = try await process.run()
         } catch {
-            throw TwinError.io("cannot run git: \(error)")
-        }
-        let timer = DispatchWorkItem { if process.isRunning { process.terminate() } }
-        queue.asyncAfter(deadline: .now() + .milliseconds(Int(timeout.components.seconds * 1000)), execute: timer)
-        let (status, message) = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<(Int32, String), Never>) in
-                queue.async {
-                    let output = errors.fileHandleForReading.readDataToEndOfFile()
-                    process.waitUntilExit()
-                    continuation.resume(returning: (process.terminationStatus, String(decoding: output, as: UTF8.self)))
-                }
+            switch error {
+            case .cannotStart(let code):
+                throw TwinError.io("cannot run git: \(String(cString: strerror(code))) (install the git package)")
+            case .timedOut:
+                throw TwinError.timeout("git clone of \(source) did not finish within \(timeout)")
+            case .outputTooLarge:
+                throw TwinError.io("git clone of \(source) wrote more than 1 MiB to standard output")
+            case .cancelled:
+                throw CancellationError()
             }
-        } onCancel: {
-            process.terminate()
         }
-        timer.cancel()
-        try Task.checkCancellation()
-        if process.terminationReason == .uncaughtSignal {
-            throw TwinError.timeout("git clone of \(source) did not finish within \(timeout)")
-        }
-        guard status == 0 else {
-            let reason = message.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last ?? "exit \(status)"
+        guard outcome.exitStatus == 0 else {
+            let message = outcome.errorOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+            let status = outcome.exitStatus.map { "exit \($0)" } ?? "killed by a signal"
+            let reason = message.split(separator: "\n").last.map(String.init) ?? status
             throw TwinError.io("git clone of \(source) failed: \(reason)")
         }
     }

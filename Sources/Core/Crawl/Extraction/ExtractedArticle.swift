@@ -16,6 +16,9 @@ public struct ExtractedArticle: Sendable, Equatable, Codable {
     public var blocks: [ContentBlock]
     /// The page's lead image (`og:image`), absolute when a base URL was known.
     public var image: String?
+    /// The publishing platform the page belongs to by its address or, wherever it is served, its markup:
+    /// `medium`, `substack` or `linkedin`; `nil` for any other site.
+    public var platform: String?
 
     public init(
         title: String? = nil, subtitle: String? = nil, author: String? = nil, published: String? = nil,

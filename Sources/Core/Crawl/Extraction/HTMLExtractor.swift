@@ -31,6 +31,7 @@ public struct HTMLExtractor: Sendable {
             published: metadata.published, language: metadata.language, canonicalURL: metadata.canonicalURL,
             blocks: renderer.blocks)
         article.image = metadata.image
+        article.platform = site.platform
         article.blocks = Self.withoutRepeatedTitle(article.blocks, title: metadata.title).filter(Self.isContent)
         if let structured = metadata.articleBody, structured.count > 2 * article.content.count {
             // Script-rendered pages carry their text only in JSON-LD.

@@ -5,22 +5,48 @@ enum SiteRules {
     /// The platform a page belongs to, from its address or, for custom domains, its markup.
     enum Site: String, Sendable {
         case medium, substack, linkedIn, generic
+
+        /// The platform name documents are stored with; `nil` for generic sites.
+        var platform: String? {
+            switch self {
+            case .medium: "medium"
+            case .substack: "substack"
+            case .linkedIn: "linkedin"
+            case .generic: nil
+            }
+        }
     }
+
+    /// Class names only LinkedIn's public post and article pages use.
+    static let linkedInMarkup = NamePatterns([
+        "attributed-text-segment-list__content", "main-feed-activity-card", "feed-shared-update-v2",
+        "article-main__content", "reader-article-content",
+    ])
 
     static func site(for url: URL?, root: HTMLElement) -> Site {
         let host = url?.host?.lowercased() ?? ""
         if host == "medium.com" || host.hasSuffix(".medium.com") { return .medium }
         if host.hasSuffix("substack.com") { return .substack }
         if host == "linkedin.com" || host.hasSuffix(".linkedin.com") { return .linkedIn }
-        let marker = root.firstDescendant { element in
-            element.tag == "meta"
-                && (element.attribute("content") == "com.medium.reader"
-                    || element.attribute("content")?.contains("substackcdn.com") == true)
+        // Custom domains and copies served elsewhere (the demo corpus on loopback) are known by markup.
+        var found: Site?
+        _ = root.firstDescendant { element in
+            if element.tag == "meta" {
+                let content = element.attribute("content")
+                let property = element.attribute("property") ?? element.attribute("name")
+                if content == "com.medium.reader" || (property == "og:site_name" && content == "Medium") {
+                    found = .medium
+                } else if content?.contains("substackcdn.com") == true {
+                    found = .substack
+                } else if property == "og:site_name" && content == "LinkedIn" {
+                    found = .linkedIn
+                }
+            } else if linkedInMarkup.matches(element.classAndIDBytes) {
+                found = .linkedIn
+            }
+            return found != nil
         }
-        if let content = marker?.attribute("content") {
-            return content == "com.medium.reader" ? .medium : .substack
-        }
-        return .generic
+        return found ?? .generic
     }
 
     /// Class-name fragments of the body container, most specific first, per platform.

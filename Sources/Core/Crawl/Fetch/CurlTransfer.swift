@@ -18,6 +18,8 @@ final class CurlTransfer: @unchecked Sendable {
         var body: [UInt8]
         var contentType: String?
         var redirectURL: String?
+        /// The IP address curl connected to (the one the SSRF guard checked).
+        var primaryAddress: String?
 
         /// The last value of header `name` (case-insensitive).
         func header(_ name: String) -> String? {
@@ -109,7 +111,7 @@ final class CurlTransfer: @unchecked Sendable {
         ccurl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
         return Response(
             status: status, headers: headers, body: body, contentType: string(CURLINFO_CONTENT_TYPE),
-            redirectURL: string(CURLINFO_REDIRECT_URL))
+            redirectURL: string(CURLINFO_REDIRECT_URL), primaryAddress: string(CURLINFO_PRIMARY_IP))
     }
 
     private func string(_ info: CURLINFO) -> String? {

@@ -16,6 +16,10 @@ public struct FetchResponse: Sendable {
     public var body: [UInt8]
     /// Validators to send next time for a conditional GET.
     public var validators: CacheValidators
+    /// The IP address the final answer came from, as checked by the SSRF guard.
+    public var address: String?
+    /// Whether `body` is the DOM rendered by headless Chromium rather than the bytes served.
+    public var isRendered = false
 
     /// Whether the server said the cached copy is still current.
     public var isNotModified: Bool { status == 304 }

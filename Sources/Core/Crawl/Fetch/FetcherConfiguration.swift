@@ -1,3 +1,5 @@
+import Foundation
+
 /// How `WebFetcher` behaves: limits, politeness, retries and the SSRF allow-list.
 public struct FetcherConfiguration: Sendable, Equatable {
     /// Sent as `User-Agent`; its product token (`Twin`) is what robots.txt groups are matched against.
@@ -32,8 +34,28 @@ public struct FetcherConfiguration: Sendable, Equatable {
         "application/atom+xml",
     ]
 
+    /// Hosts whose pages need JavaScript: they are rendered by headless Chromium before extraction.
+    /// A domain covers its subdomains (`medium.com` covers `towardsdatascience.medium.com`).
+    public var javaScriptDomains: [String] = []
+    /// The Chromium executable, a path or a name looked up on `PATH`.
+    public var chromiumPath = "chromium"
+    /// Longest one Chromium render may take; the browser's process group is killed after it.
+    public var renderTimeout: Duration = .seconds(30)
+    /// Virtual time the page's scripts get after load before the DOM is dumped (`--virtual-time-budget`).
+    public var renderScriptBudget: Duration = .seconds(5)
+
     /// The default configuration.
     public init() {}
+
+    /// Whether pages of `host` are rendered by Chromium (`javaScriptDomains`, subdomains included).
+    public func rendersJavaScript(host: String?) -> Bool {
+        guard let host = host?.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]")), !host.isEmpty
+        else { return false }
+        return javaScriptDomains.contains { domain in
+            let domain = domain.lowercased()
+            return host == domain || host.hasSuffix("." + domain)
+        }
+    }
 
     /// The `User-Agent`'s product token, lower-cased (`twin`), for robots.txt matching.
     public var robotsProductToken: String {

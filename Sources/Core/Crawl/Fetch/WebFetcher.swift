@@ -52,6 +52,31 @@ public final class WebFetcher: Sendable {
         }
     }
 
+    /// Fetches a page for extraction: like `fetch`, then, when the page's host is one of the configured
+    /// JavaScript domains, replaces the body with the DOM headless Chromium renders.
+    ///
+    /// The plain fetch comes first so robots.txt, politeness, redirects, the content-type check, the
+    /// conditional GET and the SSRF guard all apply; Chromium is then pinned to the address that fetch
+    /// connected to and renders under a politeness slot of the same host.
+    public func fetchPage(_ url: URL, validators: CacheValidators = CacheValidators()) async throws -> FetchResponse {
+        var response = try await fetch(url, validators: validators)
+        guard !response.isNotModified,
+            configuration.rendersJavaScript(host: url.host) || configuration.rendersJavaScript(host: response.url.host),
+            response.mediaType == nil || response.mediaType == "text/html" || response.mediaType == "application/xhtml+xml"
+        else { return response }
+        guard let text = response.address, let address = IPAddress(text) else {
+            throw TwinError.http("\(response.url.absoluteString): the connected address is unknown, so Chromium cannot be pinned to it")
+        }
+        let renderer = ChromiumRenderer(configuration: configuration)
+        let final = response.url
+        response.body = try await politeness.withSlot(for: Self.origin(final)) {
+            try await renderer.render(final, pinnedTo: address)
+        }
+        response.isRendered = true
+        response.charset = "utf-8"  // --dump-dom always writes UTF-8
+        return response
+    }
+
     /// Accepts absolute http(s) URLs with a host; refuses IP literals the SSRF guard forbids before any I/O.
     static func validate(_ url: URL) throws -> URL {
         guard let scheme = url.scheme?.lowercased() else {
@@ -179,14 +204,14 @@ public final class WebFetcher: Sendable {
         case 304:
             return FetchResponse(
                 url: url, redirects: redirects, status: 304, mediaType: mediaType, charset: charset, body: [],
-                validators: validators)
+                validators: validators, address: response.primaryAddress)
         case 200..<300:
             if let mediaType, !configuration.accepts(mediaType: mediaType) {
                 throw TwinError.invalidInput("\(url.absoluteString): non-text content (\(mediaType)) is not fetched")
             }
             return FetchResponse(
                 url: url, redirects: redirects, status: response.status, mediaType: mediaType, charset: charset,
-                body: response.body, validators: validators)
+                body: response.body, validators: validators, address: response.primaryAddress)
         default:
             throw TwinError.http("\(url.absoluteString): HTTP \(response.status)")
         }

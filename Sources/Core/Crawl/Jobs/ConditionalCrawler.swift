@@ -48,29 +48,9 @@ public struct ConditionalCrawler: Sendable {
         if platform == .github {
             return .fetched(try await dispatcher.crawler(for: url).crawl(url), CacheValidators())
         }
-        let response = try await fetcher.fetch(url, validators: validators)
+        let response = try await fetcher.fetchPage(url, validators: validators)
         if response.isNotModified { return .notModified(response.validators) }
         let article = try extractor.extract(html: response.body, url: response.url)
-        let link = article.canonicalURL ?? response.url.absoluteString
-        if platform == .linkedInPost {
-            guard !article.blocks.isEmpty else {
-                throw TwinError.invalidInput("\(url.absoluteString): no post text found (the post may need a login)")
-            }
-            var content = ["text": article.content]
-            if let image = article.image { content["image"] = image }
-            return .fetched(CrawledDocument(kind: .post, platform: "linkedin", link: link, content: content), response.validators)
-        }
-        guard !article.blocks.isEmpty else {
-            throw TwinError.invalidInput("\(url.absoluteString): no article text found on the page")
-        }
-        var content = ["Title": article.title ?? "", "Subtitle": article.subtitle ?? "", "Content": article.content]
-        if let language = article.language { content["language"] = language }
-        let name: String = switch platform {
-        case .medium: "medium"
-        case .substack: "substack"
-        case .linkedInArticle: "linkedin"
-        default: response.url.host ?? "web"
-        }
-        return .fetched(CrawledDocument(kind: .article, platform: name, link: link, content: content), response.validators)
+        return .fetched(try PageDocument.make(from: article, response: response, requested: url), response.validators)
     }
 }

@@ -6,7 +6,7 @@ import Foundation
 /// pipeline step the author may also come from an input named `author` (the `warehouse.author` result).
 /// The fetch is conditional on the stored copy's ETag/Last-Modified. Result:
 /// `{id, platform, link, source, title?, status: created|updated|unchanged}`. A bad URL, an SSRF refusal,
-/// non-text content, robots.txt, a page without text or a 4xx answer fails at once; network errors,
+/// non-text content, robots.txt, a page without text, a missing Chromium or a 4xx answer fails at once; network errors,
 /// timeouts and 5xx answers are retried.
 public struct CrawlJob: JobHandler {
     public static let kind = "crawl"
@@ -48,7 +48,11 @@ public struct CrawlJob: JobHandler {
         do { url = try ConditionalCrawler.url(payload.link) } catch { throw CrawlFailure.classify(error) }
         let author = try await resolveAuthor(payload)
         let kind = ConditionalCrawler.kind(of: url)
-        let stored = try await store.document(link: url.absoluteString).flatMap { $0.kind == kind ? $0 : nil }
+        // A web page may turn out a post by its markup (a LinkedIn page on another host), so any web kind
+        // matches; repositories only match repositories.
+        let stored = try await store.document(link: url.absoluteString).flatMap {
+            ($0.kind == .repository) == (kind == .repository) ? $0 : nil
+        }
         let validators = stored.map { CacheValidators(etag: $0.etag, lastModified: $0.lastModified) } ?? CacheValidators()
         let outcome: ConditionalCrawler.Outcome
         do {
@@ -61,14 +65,16 @@ public struct CrawlJob: JobHandler {
             guard let stored else {
                 throw JobFailure.permanent("\(url.absoluteString): HTTP 304 to an unconditional request")
             }
-            let id = try await store.touch(kind: kind, link: stored.link,
+            let id = try await store.touch(kind: stored.kind, link: stored.link,
                                            fetch: FetchRecord(sourceLink: url.absoluteString, validators: fresh))
             context.logger.debug("crawl not modified", metadata: ["link": "\(stored.link)"])
             return Output(id: id.pgText, platform: stored.platform, link: stored.link, source: url.absoluteString,
                           title: stored.title, status: UpsertStatus.unchanged.rawValue, author_id: stored.authorID.pgText)
         case .fetched(let document, let fresh):
+            // One link is one document: a page that changed kind replaces its old row atomically.
             let result = try await store.upsert(document, authorID: author.id,
-                                                fetch: FetchRecord(sourceLink: url.absoluteString, validators: fresh))
+                                                fetch: FetchRecord(sourceLink: url.absoluteString, validators: fresh),
+                                                replacingOtherKinds: true)
             let title: String? = switch document.kind {
             case .article: document.content["Title"].flatMap { $0.isEmpty ? nil : $0 }
             case .repository: document.name
@@ -100,7 +106,8 @@ public struct CrawlJob: JobHandler {
 enum CrawlFailure {
     static func classify(_ error: any Error) -> any Error {
         guard let error = error as? TwinError else { return error }
-        if error.isInvalidInput { return JobFailure.permanent(error.message) }
+        // Bad input and a missing tool (headless Chromium) do not get better by retrying.
+        if error.isInvalidInput || error.isConfiguration { return JobFailure.permanent(error.message) }
         if let status = httpStatus(error.message), (400..<500).contains(status), status != 408, status != 429 {
             return JobFailure.permanent(error.message)
         }
