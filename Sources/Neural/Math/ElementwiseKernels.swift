@@ -9,8 +9,14 @@ public enum Elementwise {
     /// x[r, c] += bias[c] for a row-major [rows × cols] matrix.
     @inline(never)
     public static func addBias(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>) {
+        addBias(x, rows: rows, cols: cols, rowStride: cols, bias: bias)
+    }
+
+    /// x[r, c] += bias[c] for a [rows × cols] block whose rows lie `rowStride` floats apart (a column block).
+    @inline(never)
+    public static func addBias(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, rowStride: Int, bias: UnsafePointer<Float>) {
         for r in 0..<rows {
-            let row = x + r &* cols
+            let row = x + r &* rowStride
             for c in 0..<cols { row[c] = row[c] + bias[c] }
         }
     }
@@ -125,9 +131,15 @@ public enum Elementwise {
     /// x[r] = GELU(x[r] + bias) for a [rows × cols] matrix, in one pass.
     @inline(never)
     public static func addBiasGelu(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>) {
+        addBiasGelu(x, rows: rows, cols: cols, rowStride: cols, bias: bias)
+    }
+
+    /// x[r] = GELU(x[r] + bias) for a [rows × cols] block whose rows lie `rowStride` floats apart (a column block).
+    @inline(never)
+    public static func addBiasGelu(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, rowStride: Int, bias: UnsafePointer<Float>) {
         let invSqrt2: Float = 0.70710678118654752
         for r in 0..<rows {
-            let row = x + r &* cols
+            let row = x + r &* rowStride
             for c in 0..<cols {
                 let v = row[c] + bias[c]
                 row[c] = 0.5 * v * (1 + erfApproximation(v * invSqrt2))
