@@ -29,6 +29,9 @@ struct BenchEmbedCommand: ParsableCommand {
     @Flag(help: "Skip the peer.")
     var noPeer = false
 
+    @Flag(help: "Keep an OPENBLAS_CORETYPE that pins weaker kernels than this CPU supports (by default the benchmark replaces it: the peer's torch ignores that variable).")
+    var keepOpenblasCoretype = false
+
     func validate() throws {
         guard batch >= 1, repeats >= 1, latencySamples >= 1 else {
             throw ValidationError("--batch, --repeats and --latency-samples must be at least 1")
@@ -42,6 +45,16 @@ struct BenchEmbedCommand: ParsableCommand {
         let texts = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init).filter { !$0.isEmpty }
         guard !texts.isEmpty else { throw TwinError.invalidInput("\(sentences) has no sentences") }
 
+        var kernelNote = ""
+        if BLAS.environmentPinsWeakerKernels, let best = BLAS.bestCoreForCPU {
+            let pinned = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? ""
+            if keepOpenblasCoretype {
+                kernelNote = "; note: OPENBLAS_CORETYPE=\(pinned) kept although this CPU runs \(best) kernels"
+            } else {
+                BLAS.useBestKernelsOverridingEnvironment()
+                kernelNote = "; OPENBLAS_CORETYPE=\(pinned) replaced by \(best), the CPU's best kernels (--keep-openblas-coretype keeps it)"
+            }
+        }
         let loadStart = ContinuousClock.now
         let encoder = try options.load()
         let loadTime = ContinuousClock.now - loadStart
@@ -66,7 +79,7 @@ struct BenchEmbedCommand: ParsableCommand {
 
         print("twin bench embed: \(options.model), \(texts.count) sentences (mean \(String(format: "%.1f", averageTokens)) tokens), "
               + "batch \(batch), \(options.threads) threads (shards × 1 OpenBLAS \(BLAS.coreName) thread), median of \(repeats) passes; "
-              + "load \(String(format: "%.2f", loadTime.seconds)) s")
+              + "load \(String(format: "%.2f", loadTime.seconds)) s" + kernelNote)
         let peer = noPeer ? nil : try runPeer()
         let rows: [(String, Double, Double?, String)] = [
             ("sentences/s at batch \(batch)", twin.sentencesPerSecond, peer?.sentencesPerSecond, "higher is better"),
