@@ -73,7 +73,7 @@ extension BLAS {
     }
 
     /// Orders kernel families by vector width (names as `OPENBLAS_CORETYPE` takes them, any case).
-    private static func kernelRank(_ core: String) -> Int {
+    static func kernelRank(_ core: String) -> Int {
         switch core.lowercased() {
         case "cooperlake", "sapphirerapids": 3
         case "skylakex": 2
