@@ -72,4 +72,33 @@ struct EncoderKernelTests {
         }
         #expect(geluFused == geluParts)
     }
+
+    /// The column-block variants touch only their block: rows `rowStride` apart, the other columns unchanged.
+    @Test func columnBlockKernelsLeaveTheRestAlone() {
+        let rows = 3, stride = 20, cols = 11, offset = 4
+        let x0: [Float] = (0..<(rows * stride)).map { Float(($0 * 13) % 17) * 0.25 - 2 }
+        let bias: [Float] = (0..<cols).map { Float($0) * 0.1 - 0.5 }
+        for useGelu in [false, true] {
+            var x = x0
+            x.withUnsafeMutableBufferPointer { p in
+                if useGelu {
+                    Elementwise.addBiasGelu(p.baseAddress! + offset, rows: rows, cols: cols, rowStride: stride, bias: bias)
+                } else {
+                    Elementwise.addBias(p.baseAddress! + offset, rows: rows, cols: cols, rowStride: stride, bias: bias)
+                }
+            }
+            for r in 0..<rows {
+                for c in 0..<stride {
+                    let before = x0[r * stride + c], after = x[r * stride + c]
+                    guard (offset..<(offset + cols)).contains(c) else {
+                        #expect(after == before)
+                        continue
+                    }
+                    let v = Double(before + bias[c - offset])
+                    let expected = useGelu ? 0.5 * v * (1 + erf(v / 2.0.squareRoot())) : v
+                    #expect(abs(Double(after) - expected) < 2e-6, "row \(r) column \(c)")
+                }
+            }
+        }
+    }
 }

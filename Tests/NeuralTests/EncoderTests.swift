@@ -63,6 +63,52 @@ struct EncoderTests {
         #expect(SentenceEncoder.shards(lengths: [7], count: 4) == [0..<1])
     }
 
+    /// One text on several threads (products split by columns, attention by heads) equals one thread.
+    @Test func columnSplitSingleTextEqualsSerial() throws {
+        let encoder = try Self.model.get()
+        for text in ["A single sentence, encoded with its products split over threads.", "x", String(repeating: "long text ", count: 40)] {
+            let serial = try encoder.embed([text])[0]
+            for threads in [2, 3, 5] {
+                let parallel = try encoder.embed([text], parallelism: threads)[0]
+                #expect(zip(serial, parallel).allSatisfy { abs($0 - $1) < 1e-5 }, "\(threads) threads")
+            }
+        }
+        let tokens = encoder.tokenizer.encode("direct forward call")
+        let workspace = EncoderWorkspace()
+        try encoder.encoder.forward(tokens: tokens, lengths: [tokens.count], threads: 2, workspace: workspace)
+        let reference = try encoder.encoder.forward(tokens: tokens, lengths: [tokens.count])
+        let split = Array(UnsafeBufferPointer(start: workspace.hidden, count: reference.count))
+        #expect(zip(reference, split).allSatisfy { abs($0 - $1) < 1e-4 })
+    }
+
+    /// Reused work buffers carry nothing over: a long batch, then a short one, equals the short one on fresh buffers.
+    @Test func workspacesAreReusedWithinBounds() throws {
+        let encoder = try Self.model.get()
+        let long = (0..<8).map { String(repeating: "word\($0) ", count: 100) }
+        let short = ["tiny", "two words"]
+        _ = try encoder.embed(long)
+        let reused = try encoder.embed(short)
+        let fresh = try short.map { text in
+            let tokens = encoder.tokenizer.encode(text)
+            let hidden = try encoder.encoder.forward(tokens: tokens, lengths: [tokens.count])
+            let h = encoder.dimension, n = tokens.count
+            var mean = (0..<h).map { j in (0..<n).reduce(Float(0)) { $0 + hidden[$1 * h + j] } / Float(n) }
+            let norm = mean.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            mean = mean.map { $0 / norm }
+            return mean
+        }
+        for (a, b) in zip(reused, fresh) { #expect(zip(a, b).allSatisfy { abs($0 - $1) < 1e-5 }) }
+
+        let pool = EncoderWorkspacePool(retainedTokens: 100)
+        let small = pool.withWorkspace { w in
+            w.reserve(tokens: 50, longest: 50, threads: 1, configuration: encoder.encoder.configuration)
+            return ObjectIdentifier(w)
+        }
+        #expect(pool.withWorkspace { ObjectIdentifier($0) } == small, "a small workspace is kept for the next call")
+        pool.withWorkspace { w in w.reserve(tokens: 500, longest: 500, threads: 1, configuration: encoder.encoder.configuration) }
+        #expect(pool.withWorkspace { $0.tokenCapacity } == 0, "an oversized workspace is freed, not kept")
+    }
+
     @Test func forwardRejectsBadTokensAndLengths() throws {
         let encoder = try Self.model.get().encoder
         #expect(throws: EncoderError.self) { try encoder.forward(tokens: [101, 999_999, 102], lengths: [3]) }

@@ -4,9 +4,10 @@ import Foundation
 ///
 /// Loads `config.json`, `model.safetensors`, `vocab.txt` and the sentence-transformers files
 /// (`modules.json`, `sentence_bert_config.json`, `1_Pooling/config.json`). Weights stay in memory; every
-/// call reuses them. Each call allocates its own work buffers, so calls from several threads are memory-safe;
-/// but OpenBLAS should then run with 1 thread (see `BLAS`), and `embed` is blocking CPU work that belongs
-/// off the cooperative pool.
+/// call reuses them. Each concurrent forward pass takes its own work buffers from a pool (kept between calls,
+/// so steady-state batches allocate nothing), so calls from several threads are memory-safe; but OpenBLAS
+/// should then run with 1 thread (see `BLAS`), and `embed` is blocking CPU work that belongs off the
+/// cooperative pool.
 public final class SentenceEncoder: Sendable {
     /// Files a model folder must contain.
     public static let requiredFiles = ["config.json", "model.safetensors", "vocab.txt"]
@@ -19,6 +20,8 @@ public final class SentenceEncoder: Sendable {
     public let normalizes: Bool
     private let pooling: SentenceEncoderFiles.Pooling
     private let lowercaseInput: Bool
+    /// Work buffers reused from call to call (one per concurrent forward pass).
+    private let workspaces = EncoderWorkspacePool()
 
     /// Length of every embedding.
     public var dimension: Int { encoder.configuration.hiddenSize }
@@ -55,7 +58,8 @@ public final class SentenceEncoder: Sendable {
 
     /// One embedding per text, in order. Texts are processed `batchSize` at a time, packed without padding;
     /// with `parallelism` > 1 each batch is split into that many shards of similar token counts, encoded on
-    /// separate threads (OpenBLAS should then use 1 thread: see `BLAS.setThreads`).
+    /// separate threads, and a batch of one text has each of its products split by columns over the
+    /// threads instead (OpenBLAS should then use 1 thread: see `BLAS.setThreads`).
     public func embed(_ texts: [String], batchSize: Int = 32, parallelism: Int = 1) throws -> [[Float]] {
         try embed(tokenized: texts.map { tokenizer.encode(lowercaseInput ? $0.lowercased() : $0) },
                   batchSize: batchSize, parallelism: parallelism)
@@ -76,20 +80,24 @@ public final class SentenceEncoder: Sendable {
 
     private func embedBatch(_ batch: [[Int32]], parallelism: Int) throws -> [[Float]] {
         let shards = Self.shards(lengths: batch.map(\.count), count: parallelism)
-        if shards.count == 1 { return try encodeShard(batch[...]) }
+        // Nothing to shard by rows (one text): the threads share each product by columns.
+        if shards.count == 1 { return try encodeShard(batch[...], threads: parallelism) }
         // nonisolated(unsafe): each shard writes only its own slot, and concurrentPerform returns after all finished.
         nonisolated(unsafe) let slots = UnsafeMutableBufferPointer<Result<[[Float]], Error>?>.allocate(capacity: shards.count)
         slots.initialize(repeating: nil)
         defer { slots.deallocate() }
         DispatchQueue.concurrentPerform(iterations: shards.count) { index in
-            slots[index] = Result { try encodeShard(batch[shards[index]]) }
+            slots[index] = Result { try encodeShard(batch[shards[index]], threads: 1) }
         }
         return try slots.flatMap { try $0!.get() }
     }
 
-    private func encodeShard(_ shard: ArraySlice<[Int32]>) throws -> [[Float]] {
+    private func encodeShard(_ shard: ArraySlice<[Int32]>, threads: Int) throws -> [[Float]] {
         let lengths = shard.map(\.count)
-        return pool(try encoder.forward(tokens: shard.flatMap { $0 }, lengths: lengths), lengths: lengths)
+        return try workspaces.withWorkspace { workspace in
+            try encoder.forward(tokens: shard.flatMap { $0 }, lengths: lengths, threads: threads, workspace: workspace)
+            return pool(UnsafePointer(workspace.hidden), lengths: lengths)
+        }
     }
 
     /// Splits sequence indices into at most `count` contiguous ranges of roughly equal token totals.
@@ -110,30 +118,28 @@ public final class SentenceEncoder: Sendable {
         return ranges
     }
 
-    /// Pools each sequence's rows of `hidden` [T × H] into one vector and normalises it when the model says so.
-    private func pool(_ hidden: [Float], lengths: [Int]) -> [[Float]] {
+    /// Pools each sequence's rows of the hidden states `x` [T × H] into one vector and normalises it when the model says so.
+    private func pool(_ x: UnsafePointer<Float>, lengths: [Int]) -> [[Float]] {
         let h = dimension
         var first = 0
         return lengths.map { length in
             var vector = [Float](repeating: pooling == .max ? -.infinity : 0, count: h)
-            hidden.withUnsafeBufferPointer { x in
-                vector.withUnsafeMutableBufferPointer { out in
-                    switch pooling {
-                    case .cls:
-                        for j in 0..<h { out[j] = x[first &* h &+ j] }
-                    case .mean:
-                        for row in first..<(first + length) {
-                            for j in 0..<h { out[j] += x[row &* h &+ j] }
-                        }
-                        let inverse = 1 / Float(length)
-                        for j in 0..<h { out[j] *= inverse }
-                    case .max:
-                        for row in first..<(first + length) {
-                            for j in 0..<h { out[j] = max(out[j], x[row &* h &+ j]) }
-                        }
+            vector.withUnsafeMutableBufferPointer { out in
+                switch pooling {
+                case .cls:
+                    for j in 0..<h { out[j] = x[first &* h &+ j] }
+                case .mean:
+                    for row in first..<(first + length) {
+                        for j in 0..<h { out[j] += x[row &* h &+ j] }
                     }
-                    if normalizes { Elementwise.l2Normalize(out.baseAddress!, count: h) }
+                    let inverse = 1 / Float(length)
+                    for j in 0..<h { out[j] *= inverse }
+                case .max:
+                    for row in first..<(first + length) {
+                        for j in 0..<h { out[j] = max(out[j], x[row &* h &+ j]) }
+                    }
                 }
+                if normalizes { Elementwise.l2Normalize(out.baseAddress!, count: h) }
             }
             first += length
             return vector

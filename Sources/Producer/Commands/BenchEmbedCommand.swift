@@ -29,6 +29,9 @@ struct BenchEmbedCommand: ParsableCommand {
     @Flag(help: "Skip the peer.")
     var noPeer = false
 
+    @Flag(help: "Keep an OPENBLAS_CORETYPE that pins weaker kernels than this CPU supports (by default the benchmark replaces it: the peer's torch ignores that variable).")
+    var keepOpenblasCoretype = false
+
     func validate() throws {
         guard batch >= 1, repeats >= 1, latencySamples >= 1 else {
             throw ValidationError("--batch, --repeats and --latency-samples must be at least 1")
@@ -42,17 +45,28 @@ struct BenchEmbedCommand: ParsableCommand {
         let texts = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init).filter { !$0.isEmpty }
         guard !texts.isEmpty else { throw TwinError.invalidInput("\(sentences) has no sentences") }
 
+        var kernelNote = ""
+        if BLAS.environmentPinsWeakerKernels, let best = BLAS.bestCoreForCPU {
+            let pinned = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? ""
+            if keepOpenblasCoretype {
+                kernelNote = "; note: OPENBLAS_CORETYPE=\(pinned) kept although this CPU runs \(best) kernels"
+            } else {
+                BLAS.useBestKernelsOverridingEnvironment()
+                kernelNote = "; OPENBLAS_CORETYPE=\(pinned) replaced by \(best), the CPU's best kernels (--keep-openblas-coretype keeps it)"
+            }
+        }
         let loadStart = ContinuousClock.now
         let encoder = try options.load()
         let loadTime = ContinuousClock.now - loadStart
         let averageTokens = Double(texts.reduce(0) { $0 + encoder.tokenizer.encode($1).count }) / Double(texts.count)
 
         _ = try encoder.embed(Array(texts.prefix(batch)), batchSize: batch, parallelism: options.threads)  // warm-up
-        var rates: [Double] = []
+        var rates: [Double] = [], cpuRates: [Double] = []
         for _ in 0..<repeats {
-            let start = ContinuousClock.now
+            let start = ContinuousClock.now, cpuStart = processCPUSeconds()
             _ = try encoder.embed(texts, batchSize: batch, parallelism: options.threads)
             rates.append(Double(texts.count) / (ContinuousClock.now - start).seconds)
+            cpuRates.append(Double(texts.count) / (processCPUSeconds() - cpuStart))
         }
         var latencies: [Double] = []
         for text in texts.prefix(latencySamples) {
@@ -60,14 +74,16 @@ struct BenchEmbedCommand: ParsableCommand {
             _ = try encoder.embed([text], parallelism: options.threads)
             latencies.append((ContinuousClock.now - start).seconds * 1000)
         }
-        let twin = BenchEmbedFigures(sentencesPerSecond: median(rates), singleLatencyMs: median(latencies), peakRSSMiB: peakRSSMiB())
+        let twin = BenchEmbedFigures(sentencesPerSecond: median(rates), sentencesPerCPUSecond: median(cpuRates),
+                                     singleLatencyMs: median(latencies), peakRSSMiB: peakRSSMiB())
 
         print("twin bench embed: \(options.model), \(texts.count) sentences (mean \(String(format: "%.1f", averageTokens)) tokens), "
               + "batch \(batch), \(options.threads) threads (shards × 1 OpenBLAS \(BLAS.coreName) thread), median of \(repeats) passes; "
-              + "load \(String(format: "%.2f", loadTime.seconds)) s")
+              + "load \(String(format: "%.2f", loadTime.seconds)) s" + kernelNote)
         let peer = noPeer ? nil : try runPeer()
         let rows: [(String, Double, Double?, String)] = [
             ("sentences/s at batch \(batch)", twin.sentencesPerSecond, peer?.sentencesPerSecond, "higher is better"),
+            ("sentences per CPU-second", twin.sentencesPerCPUSecond, peer?.sentencesPerCPUSecond, "higher is better"),
             ("single-sentence latency ms", twin.singleLatencyMs, peer?.singleLatencyMs, "lower is better"),
             ("peak RSS MiB", twin.peakRSSMiB, peer?.peakRSSMiB, "lower is better"),
         ]
@@ -98,17 +114,31 @@ struct BenchEmbedCommand: ParsableCommand {
         guard process.terminationStatus == 0,
               let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
               let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-              let rate = object["sentences_per_second"] as? Double, let latency = object["single_latency_ms"] as? Double,
+              let rate = object["sentences_per_second"] as? Double, let cpuRate = object["sentences_per_cpu_second"] as? Double,
+              let latency = object["single_latency_ms"] as? Double,
               let rss = object["peak_rss_mib"] as? Double else {
             throw TwinError.io("peer failed (exit \(process.terminationStatus)): \(String(decoding: data, as: UTF8.self).suffix(400))")
         }
-        return BenchEmbedFigures(sentencesPerSecond: rate, singleLatencyMs: latency, peakRSSMiB: rss,
+        return BenchEmbedFigures(sentencesPerSecond: rate, sentencesPerCPUSecond: cpuRate, singleLatencyMs: latency, peakRSSMiB: rss,
                                  description: object["peer"] as? String ?? "sentence-transformers")
     }
 
     private func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
         return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+
+    /// User + system CPU seconds of the whole process so far (all threads): a load-robust cost measure,
+    /// since wall-clock throughput on a shared machine mostly measures the other jobs.
+    private func processCPUSeconds() -> Double {
+        var usage = rusage()
+        #if canImport(Glibc)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        #endif
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     private func peakRSSMiB() -> Double {
@@ -125,6 +155,8 @@ struct BenchEmbedCommand: ParsableCommand {
 /// One side's figures in `twin bench embed`.
 struct BenchEmbedFigures {
     var sentencesPerSecond: Double
+    /// Sentences per second of process CPU time (user + system, all threads) during the same passes.
+    var sentencesPerCPUSecond: Double
     var singleLatencyMs: Double
     var peakRSSMiB: Double
     var description = "twin"

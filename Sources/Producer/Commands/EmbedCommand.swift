@@ -8,7 +8,7 @@ struct EncoderOptions: ParsableArguments {
     @Option(help: "Encoder model folder under TWIN_MODELS_DIR.")
     var model = EncoderModels.defaultName
 
-    @Option(help: "Threads: a batch is split into this many shards encoded at once, each with single-threaded OpenBLAS.")
+    @Option(help: "Threads: a batch is split into this many shards encoded at once, each with single-threaded OpenBLAS (a single text has its products split by columns over the threads instead).")
     var threads = 2
 
     func validate() throws {
