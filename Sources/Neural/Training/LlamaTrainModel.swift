@@ -119,7 +119,13 @@ public final class LlamaTrainModel {
     var lastTokenCount = 0
 
     // Backward scratch.
-    let dResidual, dNormed, dq, dk, dv, dAtt, dHidden, dGate, dUp, dScores, dXf: ScratchBuffer
+    let dResidual, dNormed, dq, dk, dv, dAtt, dHidden, dGate, dUp, dXf: ScratchBuffer
+    /// One per thread of the step budget (grown on first use of a larger budget).
+    var attentionScratch: [AttentionScratch]
+    /// Threads of the forward or backward pass in progress (`TrainParallel.withStepThreads`).
+    var stepThreads = 1
+    /// When set, passes use this many threads instead of the caller's OpenBLAS count (tests compare both).
+    var threadBudget: Int?
 
     /// Builds the model from f32 parameters. The tensors are used in place (LoRA, full) or quantised
     /// (QLoRA; drop your reference to `parameters` afterwards to free the f32 copy, or load with
@@ -210,7 +216,8 @@ public final class LlamaTrainModel {
         dHidden = ScratchBuffer(n * c.ffnDim)
         dGate = ScratchBuffer(n * c.ffnDim)
         dUp = ScratchBuffer(n * c.ffnDim)
-        dScores = ScratchBuffer(capacity.maxSegmentLength * capacity.maxSegmentLength)
+        attentionScratch = [AttentionScratch(window: capacity.maxSegmentLength, tokens: n, kvStride: c.kvDim,
+                                             accumulators: false)]
         dXf = ScratchBuffer(n * c.dim)
     }
 
@@ -257,6 +264,24 @@ public final class LlamaTrainModel {
             }
         }
         return total
+    }
+
+    /// Runs a pass with the caller's OpenBLAS thread count as the step's budget (see `TrainParallel`).
+    func withStepThreads<T>(_ body: () throws -> T) rethrows -> T {
+        try TrainParallel.withStepThreads { threads in
+            stepThreads = threadBudget ?? threads
+            defer { stepThreads = 1 }
+            return try body()
+        }
+    }
+
+    /// Attention scratch for `threads` threads.
+    func attentionScratch(threads: Int) -> [AttentionScratch] {
+        while attentionScratch.count < threads {
+            attentionScratch.append(AttentionScratch(window: capacity.maxSegmentLength, tokens: capacity.maxTokens,
+                                                     kvStride: config.kvDim, accumulators: true))
+        }
+        return Array(attentionScratch[0..<threads])
     }
 
     @inline(__always)
