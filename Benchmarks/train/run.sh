@@ -11,10 +11,16 @@ steps="${1:-5}"
 threads="${2:-2}"
 batch="${3:-1}"
 # OpenBLAS falls back to its generic (Prescott) kernels on CPUs it cannot name (a virtual "Intel Xeon
-# Processor"), ~8x slower than its AVX-512 kernels; naming the core type restores them.
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-    if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
-    elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
+# Processor"), ~8x slower than its AVX-512 kernels, and some machines preset OPENBLAS_CORETYPE=Haswell
+# (AVX2) on AVX-512 hardware (1.7x more CPU time per step here). The benchmark names the best core the
+# CPU flags allow; TWIN_TRAIN_BENCH_CORETYPE=keep leaves a preset OPENBLAS_CORETYPE alone.
+if [ "${TWIN_TRAIN_BENCH_CORETYPE:-best}" != keep ] || [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+    flags=$(grep -m1 '^flags' /proc/cpuinfo)
+    if [[ " $flags " == *" avx512f "* && " $flags " == *" avx512bw "* && " $flags " == *" avx512vl "* ]]; then
+        export OPENBLAS_CORETYPE=SkylakeX
+    elif [[ " $flags " == *" avx2 "* && " $flags " == *" fma "* ]]; then
+        export OPENBLAS_CORETYPE=Haswell
+    fi
 fi
 bin="$root/.build/release/TwinPackageTests.xctest"
 [ -x "$bin" ] || { echo "run.sh: $bin is missing; build first: swift build -c release -Xswiftc -enable-testing --build-tests" >&2; exit 1; }
