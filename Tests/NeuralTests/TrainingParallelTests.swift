@@ -66,17 +66,20 @@ struct TrainingParallelTests {
         let q = Self.randoms(n * shape.qStride, &rng), k = Self.randoms(n * shape.kvStride, &rng)
         let v = Self.randoms(n * shape.kvStride, &rng), dOut = Self.randoms(n * shape.qStride, &rng)
         let want = Self.reference(q: q, k: k, v: v, dOut: dOut, segments: segments, shape: shape)
-        let probs = ScratchBuffer(shape.heads * n * window), out = ScratchBuffer(n * shape.qStride)
+        let lse = ScratchBuffer(shape.heads * n), out = ScratchBuffer(n * shape.qStride)
         let dq = ScratchBuffer(n * shape.qStride), dk = ScratchBuffer(n * shape.kvStride), dv = ScratchBuffer(n * shape.kvStride)
         let scratch = (0..<threads).map {
             AttentionScratch(window: window, tokens: n, kvStride: shape.kvStride, accumulators: $0 > 0)
         }
         // Stale values in the buffers must not leak into the results.
-        probs.pointer.update(repeating: .nan, count: probs.count)
-        for s in scratch { s.dScores.pointer.update(repeating: .nan, count: s.dScores.count) }
-        attentionForward(q: q, k: k, v: v, probs: probs.pointer, out: out.pointer, segments: segments, shape: shape,
-                         threads: threads)
-        attentionBackward(dOut: dOut, q: q, k: k, v: v, probs: probs.pointer, dq: dq.pointer, dk: dk.pointer, dv: dv.pointer,
+        for s in scratch {
+            s.probs.pointer.update(repeating: .nan, count: s.probs.count)
+            s.dScores.pointer.update(repeating: .nan, count: s.dScores.count)
+        }
+        attentionForward(q: q, k: k, v: v, lse: lse.pointer, out: out.pointer, scratch: scratch, segments: segments,
+                         shape: shape)
+        for s in scratch { s.probs.pointer.update(repeating: .nan, count: s.probs.count) }
+        attentionBackward(dOut: dOut, q: q, k: k, v: v, lse: lse.pointer, dq: dq.pointer, dk: dk.pointer, dv: dv.pointer,
                           scratch: scratch, segments: segments, shape: shape)
         #expect(Self.worstError(out.pointer, want.out) < 1e-5)
         #expect(Self.worstError(dq.pointer, want.dq) < 1e-5)

@@ -93,7 +93,7 @@ extension LlamaTrainModel {
         project(.o, a.att, dres, dAtt.pointer, accumulate: false)
         dk.zero(n &* c.kvDim)
         dv.zero(n &* c.kvDim)
-        attentionBackward(dOut: dAtt.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, probs: a.probs.pointer,
+        attentionBackward(dOut: dAtt.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, lse: a.lse.pointer,
                           dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, scratch: attentionScratch(threads: th),
                           segments: segments, shape: shape)
         applyRoPE(dq.pointer, rows: n, heads: c.heads, headDim: c.headDim, positions: positions, table: rope,

@@ -64,8 +64,8 @@ extension LlamaTrainModel {
                   style: c.ropeStyle, inverse: false, threads: th)
         applyRoPE(a.k.pointer, rows: n, heads: c.kvHeads, headDim: c.headDim, positions: positions, table: rope,
                   style: c.ropeStyle, inverse: false, threads: th)
-        attentionForward(q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, probs: a.probs.pointer, out: a.att.pointer,
-                         segments: segments, shape: shape, threads: th)
+        attentionForward(q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, lse: a.lse.pointer, out: a.att.pointer,
+                         scratch: attentionScratch(threads: th), segments: segments, shape: shape)
         project(.o, a.att, a.xmid.pointer)
         let nd = n &* c.dim
         let xm = a.xmid.pointer

@@ -45,7 +45,9 @@ final class TrainLayer {
 /// stream, `xmid`, `gate` and `up` (element-wise work, a few % of a step) to save 3 rows of width
 /// d, d and ffn per token and block.
 final class LayerActivations {
-    let rstd1, q, k, v, probs, att, xmid, rstd2, gate, up: ScratchBuffer
+    let rstd1, q, k, v, att, xmid, rstd2, gate, up: ScratchBuffer
+    /// Log-sum-exp of every attention score row [heads, tokens]: backward rebuilds the probabilities from it.
+    let lse: ScratchBuffer
     /// Per projection (LoRA targets only).
     let linear: [LinearActivations?]
 
@@ -55,7 +57,7 @@ final class LayerActivations {
         q = ScratchBuffer(n * c.qDim)
         k = ScratchBuffer(n * c.kvDim)
         v = ScratchBuffer(n * c.kvDim)
-        probs = ScratchBuffer(c.heads * n * capacity.maxSegmentLength)
+        lse = ScratchBuffer(c.heads * n)
         att = ScratchBuffer(n * c.qDim)
         xmid = ScratchBuffer(n * c.dim)
         rstd2 = ScratchBuffer(n)
