@@ -121,6 +121,10 @@ struct TrainingParallelTests {
             model.backward(batch, logProbGradient: batch.targets.map { $0 >= 0 ? -1 / 188 : 0 })
             results.append((logp, model.trainableTensors.map(\.gradientArray)))
         }
+        let model = try LlamaTrainModel(parameters: params, mode: .lora(LoRAConfig(rank: 4, alpha: 8)),
+                                        capacity: TrainCapacity(maxTokens: 190, maxSegmentLength: 100))
+        model.threadBudget = 0
+        #expect(model.threadBudget == 1, "a budget below one thread means one")
         let logpDiff = zip(results[0].logp, results[1].logp).map { abs($0 - $1) }.max()!
         #expect(logpDiff < 1e-4)
         for (g1, g2) in zip(results[0].grads, results[1].grads) {

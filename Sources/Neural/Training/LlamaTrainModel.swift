@@ -126,8 +126,12 @@ public final class LlamaTrainModel {
     var attentionScratch: [AttentionScratch]
     /// Threads of the forward or backward pass in progress (`TrainParallel.withStepThreads`).
     var stepThreads = 1
-    /// When set, passes use this many threads instead of the caller's OpenBLAS count (tests compare both).
-    var threadBudget: Int?
+    /// Threads one forward or backward pass may use (its own; OpenBLAS is held to one thread meanwhile).
+    /// nil, the default, takes the OpenBLAS thread count (`BLAS.setThreads`) at the time of the call, so a
+    /// process that keeps OpenBLAS at 1 thread for other models can still train on several.
+    public var threadBudget: Int? {
+        didSet { if let t = threadBudget, t < 1 { threadBudget = 1 } }
+    }
 
     /// Builds the model from f32 parameters. The tensors are used in place (LoRA, full) or quantised
     /// (QLoRA; drop your reference to `parameters` afterwards to free the f32 copy, or load with
