@@ -126,9 +126,10 @@ public final class LlamaTrainModel {
     var attentionScratch: [AttentionScratch]
     /// Threads of the forward or backward pass in progress (`TrainParallel.withStepThreads`).
     var stepThreads = 1
-    /// Threads one forward or backward pass may use (its own; OpenBLAS is held to one thread meanwhile).
-    /// nil, the default, takes the OpenBLAS thread count (`BLAS.setThreads`) at the time of the call, so a
-    /// process that keeps OpenBLAS at 1 thread for other models can still train on several.
+    /// Threads one forward or backward pass splits its own work over (products in bands, attention heads,
+    /// element-wise chunks), with OpenBLAS held to one thread during the pass where it had more. nil, the
+    /// default, leaves threading to OpenBLAS as set by `BLAS.setThreads` and changes no process-wide state.
+    /// Set it (e.g. to 2) to train faster, best in a process that keeps OpenBLAS at 1 thread.
     public var threadBudget: Int? {
         didSet { if let t = threadBudget, t < 1 { threadBudget = 1 } }
     }
@@ -272,10 +273,11 @@ public final class LlamaTrainModel {
         return total
     }
 
-    /// Runs a pass with the caller's OpenBLAS thread count as the step's budget (see `TrainParallel`).
+    /// Runs a pass on `threadBudget` threads of its own (see `TrainParallel`), or as before without one.
     func withStepThreads<T>(_ body: () throws -> T) rethrows -> T {
-        try TrainParallel.withStepThreads { threads in
-            stepThreads = threadBudget ?? threads
+        guard let budget = threadBudget, budget > 1 else { return try body() }
+        return try TrainParallel.withSingleThreadedBLAS {
+            stepThreads = budget
             defer { stepThreads = 1 }
             return try body()
         }

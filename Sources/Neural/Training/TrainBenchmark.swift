@@ -17,7 +17,7 @@ public enum TrainBenchmark {
         public var mode = TrainingMode.lora(LoRAConfig(rank: 16, alpha: 32))
         /// Recompute block activations in backward instead of keeping them.
         public var gradientCheckpointing = false
-        /// OpenBLAS threads.
+        /// Threads of the step (`LlamaTrainModel.threadBudget`; OpenBLAS is set to 1).
         public var threads = 2
         /// Seed of the token ids.
         public var seed: UInt64 = 0
@@ -80,8 +80,13 @@ public enum TrainBenchmark {
             throw TrainingError.invalidConfiguration(
                 "bench: expected batchSize ≥ 1, sequenceLength ≥ 2, steps ≥ 1 and warmupSteps ≥ 0")
         }
-        BLAS.setThreads(s.threads)
+        // The step splits its own work over the threads; OpenBLAS runs each piece on one. The caller's
+        // count comes back afterwards.
+        let callerThreads = BLAS.threads
+        BLAS.setThreads(1)
+        defer { BLAS.setThreads(callerThreads) }
         let model = try makeModel(TrainCapacity(maxTokens: s.batchSize * s.sequenceLength, maxSegmentLength: s.sequenceLength))
+        model.threadBudget = s.threads
         let c = model.config
         var rng = TrainingRandom(seed: s.seed)
         let samples = (0..<s.batchSize).map { _ in

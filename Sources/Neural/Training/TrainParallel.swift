@@ -2,27 +2,29 @@ import Dispatch
 import Foundation
 
 /// The training step's own threads: it splits products and element-wise kernels over the thread budget
-/// itself, with OpenBLAS held to one thread per call meanwhile.
+/// (`LlamaTrainModel.threadBudget`) itself, with OpenBLAS held to one thread per call meanwhile.
 ///
 /// Why not OpenBLAS's threads: at sequence 256 most products are small (attention heads, LoRA), and its
 /// workers spin between calls on the cores the element-wise kernels need. Splitting the output of each
 /// product in two and running the element-wise loops and attention heads side by side keeps both cores
-/// busy with no spinning. The budget is the OpenBLAS thread count set by the caller (`BLAS.setThreads`).
+/// busy with no spinning. Without a budget a pass runs on one thread of its own and OpenBLAS threads each
+/// product as it is set to (`BLAS.setThreads`), as before.
 enum TrainParallel {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var holders = 0
     nonisolated(unsafe) private static var savedThreads = 1
 
-    /// Runs `body(threads)` with OpenBLAS set to one thread, `threads` being the count it had before (the
-    /// step's budget). Nested or concurrent callers share one saved count; the last one out restores it.
-    static func withStepThreads<T>(_ body: (Int) throws -> T) rethrows -> T {
+    /// Runs `body()` with OpenBLAS set to one thread (where it had more), so the `threads` threads of the
+    /// pass can each call it. Nested or concurrent callers share one saved count; the last one out
+    /// restores it. Only passes with an explicit `LlamaTrainModel.threadBudget` come here: changing the
+    /// process-wide count is visible to other models running at the same time.
+    static func withSingleThreadedBLAS<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock()
         if holders == 0 {
             savedThreads = Swift.max(1, BLAS.threads)
             if savedThreads > 1 { BLAS.setThreads(1) }
         }
         holders += 1
-        let budget = savedThreads
         lock.unlock()
         defer {
             lock.lock()
@@ -30,7 +32,7 @@ enum TrainParallel {
             if holders == 0 && savedThreads > 1 { BLAS.setThreads(savedThreads) }
             lock.unlock()
         }
-        return try body(budget)
+        return try body()
     }
 
     /// Runs `body(part)` for part in 0..<parts, side by side; inline when parts ≤ 1.
