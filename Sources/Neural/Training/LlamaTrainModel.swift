@@ -124,7 +124,7 @@ public final class LlamaTrainModel {
     let dResidual, dNormed, dq, dk, dv, dAtt, dHidden, dGate, dUp, dXf: ScratchBuffer
     /// One per thread of the step budget (grown on first use of a larger budget).
     var attentionScratch: [AttentionScratch]
-    /// Threads of the forward or backward pass in progress (`TrainParallel.withStepThreads`).
+    /// Threads of the forward or backward pass in progress (`threadBudget` during a pass, else 1).
     var stepThreads = 1
     /// Threads one forward or backward pass splits its own work over (products in bands, attention heads,
     /// element-wise chunks), with OpenBLAS held to one thread during the pass where it had more. nil, the
