@@ -1,6 +1,6 @@
 """Peer for `twin bench train`: PyTorch + PEFT LoRA SFT steps on CPU, SmolLM2-135M shape, f32.
 
-Same work as the Swift benchmark: batch 1, one sequence of --seq random tokens, loss on every
+Same work as the Swift benchmark: --batch sequences (default 1) of --seq random tokens, loss on every
 position, LoRA r=16 alpha=32 dropout 0 on q,k,v,o,gate,up,down, AdamW, grad-norm clip 1.0.
 Prints one JSON line: tokens/s of the median step, step times, peak RSS (ru_maxrss), losses.
 With --gguf the real SmolLM2 weights are loaded (dequantised by transformers); random otherwise
@@ -20,6 +20,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seq", type=int, default=256)
+    ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
@@ -43,7 +44,7 @@ def main():
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.01)
-    ids = torch.randint(0, 49152, (1, args.seq), generator=torch.Generator().manual_seed(0))
+    ids = torch.randint(0, 49152, (args.batch, args.seq), generator=torch.Generator().manual_seed(0))
     times, losses = [], []
     cpu_start = None
     for i in range(args.warmup + args.steps):
@@ -63,7 +64,8 @@ def main():
     median = statistics.median(times)
     print(json.dumps({
         "peer": f"torch {torch.__version__} + peft",
-        "tokens_per_second": (args.seq - 1) / median,
+        "batch": args.batch,
+        "tokens_per_second": args.batch * (args.seq - 1) / median,
         "median_step_seconds": median,
         "step_seconds": times,
         "cpu_seconds_per_step": cpu_per_step,

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Neural
 
@@ -68,18 +69,25 @@ struct TrainingSFTTests {
         let batch = TrainingFixtures.batch(segmentLengths: [5, 7, 3], vocab: 32, seed: 9)
         try m.forward(batch)
         let a = m.savedActivations(0)
-        let w = m.capacity.maxSegmentLength
-        for h in 0..<m.config.heads {
+        let c = m.config
+        // Probabilities are rebuilt from q, k and each row's saved log-sum-exp: the normaliser must cover
+        // exactly the keys of the row's own segment at or before it.
+        for h in 0..<c.heads {
+            let g = h / (c.heads / c.kvHeads)
             for seg in batch.segments {
-                let p = m.shape.probs(a.probs.pointer, head: h, start: seg.start)
-                for i in 0..<seg.count {
-                    var sum: Float = 0
-                    for j in 0..<seg.count {
-                        let v = p[i * w + j]
-                        if j > i { #expect(v == 0, "head \(h) row \(i) sees the future") }
-                        sum += v
+                for i in seg.start..<(seg.start + seg.count) {
+                    var inside: Float = 0
+                    var outside: Float = 0
+                    for j in 0..<batch.count {
+                        var dot: Float = 0
+                        for d in 0..<c.headDim {
+                            dot += a.q.pointer[i * c.qDim + h * c.headDim + d] * a.k.pointer[j * c.kvDim + g * c.headDim + d]
+                        }
+                        let p = Foundation.exp(dot / Float(c.headDim).squareRoot() - a.lse.pointer[h * m.capacity.maxTokens + i])
+                        if j >= seg.start && j <= i { inside += p } else { outside += p }
                     }
-                    #expect(abs(sum - 1) < 1e-5)
+                    #expect(abs(inside - 1) < 1e-4, "head \(h) row \(i): in-segment probabilities sum to \(inside)")
+                    #expect(outside > 1e-3, "head \(h) row \(i): keys outside the row's past would carry weight if seen")
                 }
             }
         }

@@ -5,6 +5,10 @@ extension LlamaTrainModel {
     @discardableResult
     public func forward(_ batch: TrainBatch) throws -> Double {
         try batch.validate(vocabSize: config.vocabSize, capacity: capacity)
+        return withStepThreads { forwardValidated(batch) }
+    }
+
+    func forwardValidated(_ batch: TrainBatch) -> Double {
         let n = batch.count
         let d = config.dim
         lastTokenCount = n
@@ -46,32 +50,33 @@ extension LlamaTrainModel {
         let x = residualRow(l)
         let out = residualRow(l &+ 1)
         let on = adaptersEnabled
+        let th = stepThreads
         func project(_ t: LoRATarget, _ input: ScratchBuffer, _ output: UnsafeMutablePointer<Float>) {
             layer[t].forward(x: input.pointer, tokens: n, y: output, saved: a.linear[t.index], scratch: scratch,
-                             adaptersOn: on, dropoutSeed: dropoutSeed(layer: l, target: t.index))
+                             adaptersOn: on, dropoutSeed: dropoutSeed(layer: l, target: t.index), threads: th)
         }
         rmsnormForward(x: x, weight: layer.attnNorm.data, y: normed.pointer, rstd: a.rstd1.pointer, rows: n, dim: c.dim,
-                       eps: c.normEps)
+                       eps: c.normEps, threads: th)
         project(.q, normed, a.q.pointer)
         project(.k, normed, a.k.pointer)
         project(.v, normed, a.v.pointer)
         applyRoPE(a.q.pointer, rows: n, heads: c.heads, headDim: c.headDim, positions: positions, table: rope,
-                  style: c.ropeStyle, inverse: false)
+                  style: c.ropeStyle, inverse: false, threads: th)
         applyRoPE(a.k.pointer, rows: n, heads: c.kvHeads, headDim: c.headDim, positions: positions, table: rope,
-                  style: c.ropeStyle, inverse: false)
-        attentionForward(q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, probs: a.probs.pointer, out: a.att.pointer,
-                         segments: segments, shape: shape)
+                  style: c.ropeStyle, inverse: false, threads: th)
+        attentionForward(q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, lse: a.lse.pointer, out: a.att.pointer,
+                         scratch: attentionScratch(threads: th), segments: segments, shape: shape)
         project(.o, a.att, a.xmid.pointer)
         let nd = n &* c.dim
         let xm = a.xmid.pointer
-        for i in 0..<nd { xm[i] += x[i] }
+        trainAdd(xm, x, count: nd, threads: th)
         rmsnormForward(x: xm, weight: layer.ffnNorm.data, y: normed.pointer, rstd: a.rstd2.pointer, rows: n, dim: c.dim,
-                       eps: c.normEps)
+                       eps: c.normEps, threads: th)
         project(.gate, normed, a.gate.pointer)
         project(.up, normed, a.up.pointer)
-        swigluForward(gate: a.gate.pointer, up: a.up.pointer, out: hidden.pointer, count: n &* c.ffnDim)
+        swigluForward(gate: a.gate.pointer, up: a.up.pointer, out: hidden.pointer, count: n &* c.ffnDim, threads: th)
         project(.down, hidden, out)
-        for i in 0..<nd { out[i] += xm[i] }
+        trainAdd(out, xm, count: nd, threads: th)
     }
 
     /// Final norm, tied output projection on rows with a target, log-softmax at the targets.
@@ -80,7 +85,7 @@ extension LlamaTrainModel {
         let n = batch.count
         let d = c.dim
         rmsnormForward(x: residualRow(c.layers), weight: finalNorm.data, y: xf.pointer, rstd: rstdF.pointer, rows: n,
-                       dim: d, eps: c.normEps)
+                       dim: d, eps: c.normEps, threads: stepThreads)
         var m = 0
         batch.targets.withUnsafeBufferPointer { tg in
             for t in 0..<n where tg[t] >= 0 {
@@ -93,10 +98,10 @@ extension LlamaTrainModel {
         activeCount = m
         tokenLogProbs.zero(n)
         guard m > 0 else { return 0 }
-        BLAS.sgemm(transB: true, m: m, n: c.vocabSize, k: d, a: xfActive.pointer, lda: d, b: embedding.data, ldb: d,
-                   c: logits.pointer, ldc: c.vocabSize)
+        TrainParallel.sgemm(threads: stepThreads, transB: true, m: m, n: c.vocabSize, k: d, a: xfActive.pointer, lda: d,
+                            b: embedding.data, ldb: d, c: logits.pointer, ldc: c.vocabSize)
         logSoftmaxRows(logits: logits.pointer, rows: m, vocab: c.vocabSize, targets: activeTargets, inverseSum: inverseSum.pointer,
-                       logProbs: activeLogProbs.pointer)
+                       logProbs: activeLogProbs.pointer, threads: stepThreads)
         var total = 0.0
         for r in 0..<m {
             let lp = activeLogProbs.pointer[r]

@@ -45,7 +45,9 @@ final class TrainLayer {
 /// stream, `xmid`, `gate` and `up` (element-wise work, a few % of a step) to save 3 rows of width
 /// d, d and ffn per token and block.
 final class LayerActivations {
-    let rstd1, q, k, v, probs, att, xmid, rstd2, gate, up: ScratchBuffer
+    let rstd1, q, k, v, att, xmid, rstd2, gate, up: ScratchBuffer
+    /// Log-sum-exp of every attention score row [heads, tokens]: backward rebuilds the probabilities from it.
+    let lse: ScratchBuffer
     /// Per projection (LoRA targets only).
     let linear: [LinearActivations?]
 
@@ -55,7 +57,7 @@ final class LayerActivations {
         q = ScratchBuffer(n * c.qDim)
         k = ScratchBuffer(n * c.kvDim)
         v = ScratchBuffer(n * c.kvDim)
-        probs = ScratchBuffer(c.heads * n * capacity.maxSegmentLength)
+        lse = ScratchBuffer(c.heads * n)
         att = ScratchBuffer(n * c.qDim)
         xmid = ScratchBuffer(n * c.dim)
         rstd2 = ScratchBuffer(n)
@@ -119,7 +121,18 @@ public final class LlamaTrainModel {
     var lastTokenCount = 0
 
     // Backward scratch.
-    let dResidual, dNormed, dq, dk, dv, dAtt, dHidden, dGate, dUp, dScores, dXf: ScratchBuffer
+    let dResidual, dNormed, dq, dk, dv, dAtt, dHidden, dGate, dUp, dXf: ScratchBuffer
+    /// One per thread of the step budget (grown on first use of a larger budget).
+    var attentionScratch: [AttentionScratch]
+    /// Threads of the forward or backward pass in progress (`threadBudget` during a pass, else 1).
+    var stepThreads = 1
+    /// Threads one forward or backward pass splits its own work over (products in bands, attention heads,
+    /// element-wise chunks), with OpenBLAS held to one thread during the pass where it had more. nil, the
+    /// default, leaves threading to OpenBLAS as set by `BLAS.setThreads` and changes no process-wide state.
+    /// Set it (e.g. to 2) to train faster, best in a process that keeps OpenBLAS at 1 thread.
+    public var threadBudget: Int? {
+        didSet { if let t = threadBudget, t < 1 { threadBudget = 1 } }
+    }
 
     /// Builds the model from f32 parameters. The tensors are used in place (LoRA, full) or quantised
     /// (QLoRA; drop your reference to `parameters` afterwards to free the f32 copy, or load with
@@ -210,7 +223,8 @@ public final class LlamaTrainModel {
         dHidden = ScratchBuffer(n * c.ffnDim)
         dGate = ScratchBuffer(n * c.ffnDim)
         dUp = ScratchBuffer(n * c.ffnDim)
-        dScores = ScratchBuffer(capacity.maxSegmentLength * capacity.maxSegmentLength)
+        attentionScratch = [AttentionScratch(window: capacity.maxSegmentLength, tokens: n, kvStride: c.kvDim,
+                                             accumulators: false)]
         dXf = ScratchBuffer(n * c.dim)
     }
 
@@ -257,6 +271,25 @@ public final class LlamaTrainModel {
             }
         }
         return total
+    }
+
+    /// Runs a pass on `threadBudget` threads of its own (see `TrainParallel`), or as before without one.
+    func withStepThreads<T>(_ body: () throws -> T) rethrows -> T {
+        guard let budget = threadBudget, budget > 1 else { return try body() }
+        return try TrainParallel.withSingleThreadedBLAS {
+            stepThreads = budget
+            defer { stepThreads = 1 }
+            return try body()
+        }
+    }
+
+    /// Attention scratch for `threads` threads.
+    func attentionScratch(threads: Int) -> [AttentionScratch] {
+        while attentionScratch.count < threads {
+            attentionScratch.append(AttentionScratch(window: capacity.maxSegmentLength, tokens: capacity.maxTokens,
+                                                     kvStride: config.kvDim, accumulators: true))
+        }
+        return Array(attentionScratch[0..<threads])
     }
 
     @inline(__always)

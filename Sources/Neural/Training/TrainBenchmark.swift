@@ -5,8 +5,10 @@ import Foundation
 public enum TrainBenchmark {
     /// Settings of one measurement.
     public struct Settings: Sendable {
-        /// Tokens per sequence (batch 1, one sample, loss on every position but the last).
+        /// Tokens per sequence (loss on every position but the last).
         public var sequenceLength = 256
+        /// Sequences per step (one micro-batch of `batchSize` unpacked rows of random tokens).
+        public var batchSize = 1
         /// Optimiser steps timed.
         public var steps = 5
         /// Untimed steps first.
@@ -15,7 +17,7 @@ public enum TrainBenchmark {
         public var mode = TrainingMode.lora(LoRAConfig(rank: 16, alpha: 32))
         /// Recompute block activations in backward instead of keeping them.
         public var gradientCheckpointing = false
-        /// OpenBLAS threads.
+        /// Threads of the step (`LlamaTrainModel.threadBudget`; OpenBLAS is set to 1).
         public var threads = 2
         /// Seed of the token ids.
         public var seed: UInt64 = 0
@@ -26,8 +28,10 @@ public enum TrainBenchmark {
 
     /// What one measurement found.
     public struct Result: Sendable, Codable {
-        /// Trained tokens per second (median step).
+        /// Trained tokens per second (median step): batchSize · (sequenceLength − 1) / median step.
         public var tokensPerSecond: Double
+        /// Sequences per step.
+        public var batchSize: Int = 1
         /// Seconds per optimiser step, each timed step.
         public var stepSeconds: [Double]
         /// Median step time.
@@ -72,18 +76,30 @@ public enum TrainBenchmark {
     }
 
     static func run(settings s: Settings, makeModel: (TrainCapacity) throws -> LlamaTrainModel) throws -> Result {
-        BLAS.setThreads(s.threads)
-        let model = try makeModel(TrainCapacity(maxTokens: s.sequenceLength, maxSegmentLength: s.sequenceLength))
+        if s.batchSize < 1 || s.sequenceLength < 2 || s.steps < 1 || s.warmupSteps < 0 {
+            throw TrainingError.invalidConfiguration(
+                "bench: expected batchSize ≥ 1, sequenceLength ≥ 2, steps ≥ 1 and warmupSteps ≥ 0")
+        }
+        // The step splits its own work over the threads; OpenBLAS runs each piece on one. The caller's
+        // count comes back afterwards.
+        let callerThreads = BLAS.threads
+        BLAS.setThreads(1)
+        defer { BLAS.setThreads(callerThreads) }
+        let model = try makeModel(TrainCapacity(maxTokens: s.batchSize * s.sequenceLength, maxSegmentLength: s.sequenceLength))
+        model.threadBudget = s.threads
         let c = model.config
         var rng = TrainingRandom(seed: s.seed)
-        let tokens = (0..<s.sequenceLength).map { _ in Int32(rng.next() % UInt64(c.vocabSize)) }
-        let sample = TokenizedSample(tokens: tokens, targets: tokens.indices.map { $0 + 1 < tokens.count ? tokens[$0 + 1] : -1 })
+        let samples = (0..<s.batchSize).map { _ in
+            let tokens = (0..<s.sequenceLength).map { _ in Int32(rng.next() % UInt64(c.vocabSize)) }
+            return TokenizedSample(tokens: tokens, targets: tokens.indices.map { $0 + 1 < tokens.count ? tokens[$0 + 1] : -1 })
+        }
         var options = TrainingOptions()
         options.epochs = s.warmupSteps + s.steps
         options.learningRate = 1e-3
         options.packing = false
+        options.batchSize = s.batchSize
         options.seed = s.seed
-        let objective = try SFTObjective(train: SFTDataset(samples: [sample], maxSequenceLength: s.sequenceLength),
+        let objective = try SFTObjective(train: SFTDataset(samples: samples, maxSequenceLength: s.sequenceLength),
                                          options: options, capacity: model.capacity)
         let trainer = try Trainer(model: model, objective: objective, options: options)
         for _ in 0..<s.warmupSteps { _ = try trainer.trainStep() }
@@ -98,7 +114,8 @@ public enum TrainBenchmark {
         }
         let cpuPerStep = (cpuSeconds() - cpuStart) / Double(s.steps)
         let median = times.sorted()[times.count / 2]
-        return Result(tokensPerSecond: Double(s.sequenceLength - 1) / median, stepSeconds: times, medianStepSeconds: median,
+        return Result(tokensPerSecond: Double(s.batchSize * (s.sequenceLength - 1)) / median, batchSize: s.batchSize,
+                      stepSeconds: times, medianStepSeconds: median,
                       cpuSecondsPerStep: cpuPerStep,
                       peakResidentBytes: peakResidentBytes(), weightBytes: model.weightBytes, losses: losses,
                       blasCore: openblas_get_corename().map { String(cString: $0) } ?? "unknown")

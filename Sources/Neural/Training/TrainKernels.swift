@@ -7,38 +7,43 @@ import RealModule
 @inline(never)
 func rmsnormForward(
     x: UnsafePointer<Float>, weight: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
-    rstd: UnsafeMutablePointer<Float>, rows: Int, dim: Int, eps: Float
+    rstd: UnsafeMutablePointer<Float>, rows: Int, dim: Int, eps: Float, threads: Int = 1
 ) {
     let invDim = 1 / Float(dim)
-    for t in 0..<rows {
-        let xr = x + t &* dim
-        let yr = y + t &* dim
-        var ss: Float = 0
-        for i in 0..<dim { ss = Relaxed.multiplyAdd(xr[i], xr[i], ss) }
-        let r = 1 / (ss * invDim + eps).squareRoot()
-        rstd[t] = r
-        for i in 0..<dim { yr[i] = xr[i] * r * weight[i] }
+    TrainParallel.forChunks(rows, threads: threads, minimum: 16) { range in
+        for t in range {
+            let xr = x + t &* dim
+            let yr = y + t &* dim
+            var ss: Float = 0
+            for i in 0..<dim { ss = Relaxed.multiplyAdd(xr[i], xr[i], ss) }
+            let r = 1 / (ss * invDim + eps).squareRoot()
+            rstd[t] = r
+            for i in 0..<dim { yr[i] = xr[i] * r * weight[i] }
+        }
     }
 }
 
-/// dx += rstd·w·dy − rstd³·x·Σ(w·dy·x)/d per row; dw += Σ_rows dy·x·rstd when `dWeight` is given.
+/// dx += rstd·w·dy − rstd³·x·Σ(w·dy·x)/d per row; dw += Σ_rows dy·x·rstd when `dWeight` is given
+/// (then on one thread: the rows all add into dw).
 @inline(never)
 func rmsnormBackward(
     dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
-    dx: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>?, rows: Int, dim: Int
+    dx: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>?, rows: Int, dim: Int, threads: Int = 1
 ) {
     let invDim = 1 / Float(dim)
-    for t in 0..<rows {
-        let xr = x + t &* dim
-        let gr = dy + t &* dim
-        let dr = dx + t &* dim
-        let r = rstd[t]
-        var dot: Float = 0
-        for i in 0..<dim { dot = Relaxed.multiplyAdd(gr[i] * weight[i], xr[i], dot) }
-        let c = r * r * r * dot * invDim
-        for i in 0..<dim { dr[i] += r * weight[i] * gr[i] - c * xr[i] }
-        if let dWeight {
-            for i in 0..<dim { dWeight[i] += gr[i] * xr[i] * r }
+    TrainParallel.forChunks(rows, threads: dWeight == nil ? threads : 1, minimum: 16) { range in
+        for t in range {
+            let xr = x + t &* dim
+            let gr = dy + t &* dim
+            let dr = dx + t &* dim
+            let r = rstd[t]
+            var dot: Float = 0
+            for i in 0..<dim { dot = Relaxed.multiplyAdd(gr[i] * weight[i], xr[i], dot) }
+            let c = r * r * r * dot * invDim
+            for i in 0..<dim { dr[i] += r * weight[i] * gr[i] - c * xr[i] }
+            if let dWeight {
+                for i in 0..<dim { dWeight[i] += gr[i] * xr[i] * r }
+            }
         }
     }
 }
@@ -71,7 +76,7 @@ final class RoPETable {
 @inline(never)
 func applyRoPE(
     _ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, headDim: Int, positions: UnsafePointer<Int32>,
-    table: RoPETable, style: RoPEStyle, inverse: Bool
+    table: RoPETable, style: RoPEStyle, inverse: Bool, threads: Int = 1
 ) {
     let half = headDim / 2
     let width = heads &* headDim
@@ -79,31 +84,41 @@ func applyRoPE(
     let sign: Float = inverse ? -1 : 1
     // Pair (i0, i1) of dimension pair i: adjacent for interleaved, half apart for halves.
     let (stride0, offset1): (Int, Int) = style == .interleaved ? (2, 1) : (1, half)
-    for t in 0..<rows {
-        let p = Int(positions[t])
-        let c = cosT + p &* half
-        let s = sinT + p &* half
-        let row = x + t &* width
-        for h in 0..<heads {
-            let v = row + h &* headDim
-            for i in 0..<half {
-                let i0 = i &* stride0
-                let i1 = i0 &+ offset1
-                let a = v[i0], b = v[i1]
-                let cs = c[i], sn = sign * s[i]
-                v[i0] = a * cs - b * sn
-                v[i1] = a * sn + b * cs
+    TrainParallel.forChunks(rows, threads: threads, minimum: 16) { range in
+        for t in range {
+            let p = Int(positions[t])
+            let c = cosT + p &* half
+            let s = sinT + p &* half
+            let row = x + t &* width
+            for h in 0..<heads {
+                let v = row + h &* headDim
+                for i in 0..<half {
+                    let i0 = i &* stride0
+                    let i1 = i0 &+ offset1
+                    let a = v[i0], b = v[i1]
+                    let cs = c[i], sn = sign * s[i]
+                    v[i0] = a * cs - b * sn
+                    v[i1] = a * sn + b * cs
+                }
             }
         }
     }
 }
 
+/// σ(g) = 1/(1 + e^(−g)) with the branch-free exponential, so loops over it vectorise.
+@inline(__always)
+func trainSigmoid(_ g: Float) -> Float { 1 / (1 + Elementwise.fastExp(-g)) }
+
 /// out = silu(gate) ⊙ up.
 @inline(never)
-func swigluForward(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count: Int) {
-    for i in 0..<count {
-        let g = gate[i]
-        out[i] = g / (1 + Float.exp(-g)) * up[i]
+func swigluForward(
+    gate: UnsafePointer<Float>, up: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count: Int, threads: Int = 1
+) {
+    TrainParallel.forChunks(count, threads: threads) { range in
+        for i in range {
+            let g = gate[i]
+            out[i] = g * trainSigmoid(g) * up[i]
+        }
     }
 }
 
@@ -111,14 +126,24 @@ func swigluForward(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, out: Un
 @inline(never)
 func swigluBackward(
     dOut: UnsafePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>,
-    dGate: UnsafeMutablePointer<Float>, dUp: UnsafeMutablePointer<Float>, count: Int
+    dGate: UnsafeMutablePointer<Float>, dUp: UnsafeMutablePointer<Float>, count: Int, threads: Int = 1
 ) {
-    for i in 0..<count {
-        let g = gate[i]
-        let s = 1 / (1 + Float.exp(-g))
-        let d = dOut[i]
-        dGate[i] = d * up[i] * s * (1 + g * (1 - s))
-        dUp[i] = d * g * s
+    TrainParallel.forChunks(count, threads: threads) { range in
+        for i in range {
+            let g = gate[i]
+            let s = trainSigmoid(g)
+            let d = dOut[i]
+            dGate[i] = d * up[i] * s * (1 + g * (1 - s))
+            dUp[i] = d * g * s
+        }
+    }
+}
+
+/// x[i] += y[i] (the residual adds).
+@inline(never)
+func trainAdd(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count: Int, threads: Int = 1) {
+    TrainParallel.forChunks(count, threads: threads) { range in
+        for i in range { x[i] += y[i] }
     }
 }
 
@@ -127,21 +152,23 @@ func swigluBackward(
 @inline(never)
 func logSoftmaxRows(
     logits: UnsafeMutablePointer<Float>, rows: Int, vocab: Int, targets: UnsafePointer<Int32>,
-    inverseSum: UnsafeMutablePointer<Float>, logProbs: UnsafeMutablePointer<Float>
+    inverseSum: UnsafeMutablePointer<Float>, logProbs: UnsafeMutablePointer<Float>, threads: Int = 1
 ) {
-    for r in 0..<rows {
-        let row = logits + r &* vocab
-        var mx = row[0]
-        for j in 1..<max(vocab, 1) { mx = Swift.max(mx, row[j]) }
-        let shiftedTarget = row[Int(targets[r])] - mx
-        var sum: Float = 0
-        for j in 0..<vocab {
-            let e = Float.exp(row[j] - mx)
-            row[j] = e
-            sum = Relaxed.sum(sum, e)
+    TrainParallel.forChunks(rows, threads: threads, minimum: 4) { range in
+        for r in range {
+            let row = logits + r &* vocab
+            var mx = row[0]
+            for j in 1..<max(vocab, 1) { mx = Swift.max(mx, row[j]) }
+            let shiftedTarget = row[Int(targets[r])] - mx
+            var sum: Float = 0
+            for j in 0..<vocab {
+                let e = Elementwise.fastExp(row[j] - mx)
+                row[j] = e
+                sum = Relaxed.sum(sum, e)
+            }
+            inverseSum[r] = 1 / sum
+            logProbs[r] = shiftedTarget - Float.log(sum)
         }
-        inverseSum[r] = 1 / sum
-        logProbs[r] = shiftedTarget - Float.log(sum)
     }
 }
 
@@ -150,13 +177,15 @@ func logSoftmaxRows(
 @inline(never)
 func logSoftmaxBackwardRows(
     logits: UnsafeMutablePointer<Float>, rows: Int, vocab: Int, targets: UnsafePointer<Int32>,
-    inverseSum: UnsafePointer<Float>, gradient: UnsafePointer<Float>
+    inverseSum: UnsafePointer<Float>, gradient: UnsafePointer<Float>, threads: Int = 1
 ) {
-    for r in 0..<rows {
-        let row = logits + r &* vocab
-        let g = gradient[r]
-        let scale = -g * inverseSum[r]
-        for j in 0..<vocab { row[j] *= scale }
-        row[Int(targets[r])] += g
+    TrainParallel.forChunks(rows, threads: threads, minimum: 4) { range in
+        for r in range {
+            let row = logits + r &* vocab
+            let g = gradient[r]
+            let scale = -g * inverseSum[r]
+            for j in 0..<vocab { row[j] *= scale }
+            row[Int(targets[r])] += g
+        }
     }
 }

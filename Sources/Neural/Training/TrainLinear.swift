@@ -114,10 +114,10 @@ final class TrainLinear {
     /// y[n, out] = x[n, in] · Wᵀ + scale · (dropout(x) · Aᵀ) · Bᵀ.
     func forward(
         x: UnsafePointer<Float>, tokens n: Int, y: UnsafeMutablePointer<Float>,
-        saved: LinearActivations?, scratch: LinearScratch, adaptersOn: Bool, dropoutSeed: UInt64?
+        saved: LinearActivations?, scratch: LinearScratch, adaptersOn: Bool, dropoutSeed: UInt64?, threads: Int = 1
     ) {
         let w = baseMatrix(scratch)
-        BLAS.sgemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: x, lda: inFeatures, b: w, ldb: inFeatures,
+        TrainParallel.sgemm(threads: threads, transB: true, m: n, n: outFeatures, k: inFeatures, a: x, lda: inFeatures, b: w, ldb: inFeatures,
                    c: y, ldc: outFeatures)
         guard adaptersOn, let lora = adapter, let saved else { return }
         var input = x
@@ -128,22 +128,22 @@ final class TrainLinear {
             saved.dropoutApplied = true
         }
         let r = lora.rank
-        BLAS.sgemm(transB: true, m: n, n: r, k: inFeatures, a: input, lda: inFeatures, b: lora.a.data, ldb: inFeatures,
+        TrainParallel.sgemm(threads: threads, transB: true, m: n, n: r, k: inFeatures, a: input, lda: inFeatures, b: lora.a.data, ldb: inFeatures,
                    c: saved.u.pointer, ldc: r)
-        BLAS.sgemm(transB: true, m: n, n: outFeatures, k: r, alpha: lora.scale, a: saved.u.pointer, lda: r,
+        TrainParallel.sgemm(threads: threads, transB: true, m: n, n: outFeatures, k: r, alpha: lora.scale, a: saved.u.pointer, lda: r,
                    b: lora.b.data, ldb: r, beta: 1, c: y, ldc: outFeatures)
     }
 
     /// Given dL/dy, writes (or adds, when `accumulate`) dL/dx and adds weight gradients to trainable tensors.
     func backward(
         x: UnsafePointer<Float>, dy: UnsafePointer<Float>, tokens n: Int, dx: UnsafeMutablePointer<Float>,
-        accumulate: Bool, saved: LinearActivations?, scratch: LinearScratch, adaptersOn: Bool
+        accumulate: Bool, saved: LinearActivations?, scratch: LinearScratch, adaptersOn: Bool, threads: Int = 1
     ) {
         let w = baseMatrix(scratch)
-        BLAS.sgemm(m: n, n: inFeatures, k: outFeatures, a: dy, lda: outFeatures, b: w, ldb: inFeatures,
+        TrainParallel.sgemm(threads: threads, m: n, n: inFeatures, k: outFeatures, a: dy, lda: outFeatures, b: w, ldb: inFeatures,
                    beta: accumulate ? 1 : 0, c: dx, ldc: inFeatures)
         if let t = trainableBase, let g = t.grad {
-            BLAS.sgemm(transA: true, m: outFeatures, n: inFeatures, k: n, a: dy, lda: outFeatures, b: x, ldb: inFeatures,
+            TrainParallel.sgemm(threads: threads, transA: true, m: outFeatures, n: inFeatures, k: n, a: dy, lda: outFeatures, b: x, ldb: inFeatures,
                        beta: 1, c: g, ldc: inFeatures)
         }
         guard adaptersOn, let lora = adapter, let saved, let gA = lora.a.grad, let gB = lora.b.grad else { return }
@@ -151,22 +151,23 @@ final class TrainLinear {
         let input = saved.dropoutApplied ? UnsafePointer(saved.dropped!.pointer) : x
         let du = scratch.du.pointer
         // dB += scale · dyᵀ · u
-        BLAS.sgemm(transA: true, m: outFeatures, n: r, k: n, alpha: lora.scale, a: dy, lda: outFeatures,
+        TrainParallel.sgemm(threads: threads, transA: true, m: outFeatures, n: r, k: n, alpha: lora.scale, a: dy, lda: outFeatures,
                    b: saved.u.pointer, ldb: r, beta: 1, c: gB, ldc: r)
         // du = scale · dy · B
-        BLAS.sgemm(m: n, n: r, k: outFeatures, alpha: lora.scale, a: dy, lda: outFeatures, b: lora.b.data, ldb: r,
+        TrainParallel.sgemm(threads: threads, m: n, n: r, k: outFeatures, alpha: lora.scale, a: dy, lda: outFeatures, b: lora.b.data, ldb: r,
                    c: du, ldc: r)
         // dA += duᵀ · dropout(x)
-        BLAS.sgemm(transA: true, m: r, n: inFeatures, k: n, a: du, lda: r, b: input, ldb: inFeatures,
+        TrainParallel.sgemm(threads: threads, transA: true, m: r, n: inFeatures, k: n, a: du, lda: r, b: input, ldb: inFeatures,
                    beta: 1, c: gA, ldc: inFeatures)
         // dx += (du · A) ⊙ mask
         if saved.dropoutApplied, let mask = saved.mask {
             let tmp = scratch.dxAdapter.pointer
-            BLAS.sgemm(m: n, n: inFeatures, k: r, a: du, lda: r, b: lora.a.data, ldb: inFeatures, c: tmp, ldc: inFeatures)
+            TrainParallel.sgemm(threads: threads, m: n, n: inFeatures, k: r, a: du, lda: r, b: lora.a.data, ldb: inFeatures,
+                                c: tmp, ldc: inFeatures)
             let m = mask.pointer
             for i in 0..<(n &* inFeatures) { dx[i] += tmp[i] * m[i] }
         } else {
-            BLAS.sgemm(m: n, n: inFeatures, k: r, a: du, lda: r, b: lora.a.data, ldb: inFeatures, beta: 1,
+            TrainParallel.sgemm(threads: threads, m: n, n: inFeatures, k: r, a: du, lda: r, b: lora.a.data, ldb: inFeatures, beta: 1,
                        c: dx, ldc: inFeatures)
         }
     }
