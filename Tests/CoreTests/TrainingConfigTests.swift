@@ -21,6 +21,8 @@ struct TrainingConfigTests {
         #expect(c.learning_rate == 3e-4)
         #expect(c.registryName == "twin-sft")
         #expect(c.options.batchSize == 2)
+        #expect(c.threads == nil)   // every core of the worker's machine
+        #expect(try Self.decode(#"{"dataset": "d", "threads": 2}"#).threads == 2)
         if case .lora(let l) = c.trainingMode { #expect(l.targets.count == 7) } else { Issue.record("expected lora") }
     }
 
@@ -47,6 +49,7 @@ struct TrainingConfigTests {
         (#"{"dataset": "d", "learning_rte": 0.1}"#, "unknown key \"learning_rte\""),
         (#"{"num_train_epochs": 1}"#, "dataset is required"),
         (#"{"dataset": "d", "beta": 0}"#, "beta must be > 0"),
+        (#"{"dataset": "d", "threads": 0}"#, "threads must be in 1...256, got 0"),
     ])
     func refusesOutOfRangeValuesNamingTheKey(json: String, expected: String) {
         let m = Self.message(json)

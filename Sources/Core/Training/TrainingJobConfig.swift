@@ -64,6 +64,10 @@ public struct TrainingJobConfig: Codable, Sendable, Equatable {
     public var export_gguf = ["f16"]
     /// Also measure each export's perplexity on the evaluation split (costs one forward pass per format).
     public var export_perplexity = false
+    /// Threads of each training step (nil: every core of the worker's machine). The step splits its own
+    /// products and kernels over them with OpenBLAS held to one thread, which scales better than
+    /// OpenBLAS's own threads at these shapes (docs/benchmarks/train.md).
+    public var threads: Int?
 
     /// Every key a payload may carry (`inputs` is added by the pipeline engine).
     static let keys: Set<String> = [
@@ -71,7 +75,7 @@ public struct TrainingJobConfig: Codable, Sendable, Equatable {
         "per_device_train_batch_size", "gradient_accumulation_steps", "learning_rate", "lr_scheduler_type",
         "warmup_steps", "weight_decay", "max_grad_norm", "r", "alpha", "dropout", "target_modules",
         "max_seq_length", "packing", "truncation", "beta", "seed", "eval_steps", "save_steps", "model_name",
-        "export_gguf", "export_perplexity", "inputs",
+        "export_gguf", "export_perplexity", "threads", "inputs",
     ]
 
     /// A config with every default and the given dataset.
@@ -126,6 +130,7 @@ public struct TrainingJobConfig: Codable, Sendable, Equatable {
         try takeOptional("model_name", &model_name)
         try take("export_gguf", &export_gguf)
         try take("export_perplexity", &export_perplexity)
+        try takeOptional("threads", &threads)
         try validate()
     }
 
@@ -137,6 +142,7 @@ public struct TrainingJobConfig: Codable, Sendable, Equatable {
         guard ["lora", "qlora", "full"].contains(mode) else { throw bad("mode must be lora, qlora or full, got \"\(mode)\"") }
         guard BaseQuantization(rawValue: quantization) != nil else { throw bad("quantization must be q4_1 or q8_0, got \"\(quantization)\"") }
         guard (1...1000).contains(num_train_epochs) else { throw bad("num_train_epochs must be 1…1000, got \(num_train_epochs)") }
+        if let t = threads, !(1...256).contains(t) { throw bad("threads must be in 1...256, got \(t)") }
         if let m = max_steps, m < 0 { throw bad("max_steps must be ≥ 0 (0: every epoch), got \(m)") }
         guard (1...256).contains(per_device_train_batch_size) else {
             throw bad("per_device_train_batch_size must be 1…256, got \(per_device_train_batch_size)")

@@ -80,6 +80,7 @@ final class TrainingSession {
         } catch let e as TrainingError {
             throw TwinError.invalidInput("dataset \(name): \(e.message)")
         }
+        model.threadBudget = config.threads ?? ProcessInfo.processInfo.activeProcessorCount
     }
 
     /// Optimiser steps done.

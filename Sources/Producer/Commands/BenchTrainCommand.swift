@@ -15,6 +15,7 @@ struct BenchTrainCommand: ParsableCommand {
     @Option(help: "Timed optimiser steps (the median is reported).") var steps = 5
     @Option(help: "Untimed steps first.") var warmup = 1
     @Option(help: "Compute threads for both.") var threads = 2
+    @Option(help: "Sequences per step (the issue measures 1 and 4).") var batch = 1
     @Option(help: "LoRA rank.") var rank = 16
     @Option(help: "Train mode: lora, qlora (q4_1 base) or full.") var mode = "lora"
     @Flag(help: "Recompute activations in backward (less memory, more compute).") var gradientCheckpointing = false
@@ -27,6 +28,7 @@ struct BenchTrainCommand: ParsableCommand {
     struct Report: Encodable {
         var model: String
         var seq: Int
+        var batch: Int
         var threads: Int
         var twin: TrainBenchmark.Result
         var peer: PeerResult?
@@ -46,8 +48,8 @@ struct BenchTrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard seq >= 8, steps >= 1, warmup >= 0, threads >= 1, rank >= 1 else {
-            throw ValidationError("seq must be ≥ 8; steps, threads and rank ≥ 1; warmup ≥ 0")
+        guard seq >= 8, steps >= 1, warmup >= 0, threads >= 1, rank >= 1, batch >= 1 else {
+            throw ValidationError("seq must be ≥ 8; steps, threads, batch and rank ≥ 1; warmup ≥ 0")
         }
         let lora = LoRAConfig(rank: rank, alpha: Float(2 * rank))
         let trainMode: TrainingMode
@@ -65,13 +67,14 @@ struct BenchTrainCommand: ParsableCommand {
         settings.steps = steps
         settings.warmupSteps = warmup
         settings.threads = threads
+        settings.batchSize = batch
         settings.mode = trainMode
         settings.gradientCheckpointing = gradientCheckpointing
         let ours: TrainBenchmark.Result
         do { ours = try TrainBenchmark.run(ggufPath: path, settings: settings) } catch let e as TrainingError {
             throw TwinError.model("training benchmark: \(e.message)")
         }
-        var report = Report(model: path, seq: seq, threads: threads, twin: ours)
+        var report = Report(model: path, seq: seq, batch: batch, threads: threads, twin: ours)
         if !noPeer {
             let python = peerPython ?? "Benchmarks/train/.venv-train/bin/python"
             guard FileManager.default.isExecutableFile(atPath: python) else {
@@ -88,7 +91,7 @@ struct BenchTrainCommand: ParsableCommand {
         }
         if json { printJSON(report); return }
         let mib = 1024.0 * 1024
-        print("twin bench train — \(path), \(mode) r \(rank) on q,k,v,o,gate,up,down, seq \(seq), batch 1, \(threads) threads, median of \(steps) (OpenBLAS \(core))")
+        print("twin bench train — \(path), \(mode) r \(rank) on q,k,v,o,gate,up,down, seq \(seq), batch \(batch), \(threads) threads, median of \(steps) (OpenBLAS \(core))")
         print(String(format: "twin  %7.1f tok/s   median step %.2f s   %.2f CPU-s/step   peak RSS %.0f MiB   losses %@",
                      ours.tokensPerSecond, ours.medianStepSeconds, ours.cpuSecondsPerStep, Double(ours.peakResidentBytes) / mib,
                      ours.losses.map { String(format: "%.3f", $0) }.joined(separator: " ")))
@@ -105,7 +108,7 @@ struct BenchTrainCommand: ParsableCommand {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Benchmarks/train/peer_peft.py").path
         process.arguments = [script, "--seq", String(seq), "--steps", String(steps), "--warmup", String(warmup),
-                             "--threads", String(threads)] + (peerGGUF ? ["--gguf", gguf] : [])
+                             "--threads", String(threads), "--batch", String(batch)] + (peerGGUF ? ["--gguf", gguf] : [])
         let out = Pipe()
         process.standardOutput = out
         do { try process.run() } catch { throw TwinError.io("cannot start the PEFT peer \(python): \(error.localizedDescription)") }
