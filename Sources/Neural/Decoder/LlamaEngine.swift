@@ -18,9 +18,11 @@ public final class LlamaEngine: @unchecked Sendable {
     public let threads: Int
 
     let config: LlamaConfig
+    private let pool: DecoderThreadPool
     private let x, xn, q, k, v, att, proj, gate, up: UnsafeMutablePointer<Float>
     private let ropeTable: UnsafeMutablePointer<Float>
     private let queryHalf: UnsafeMutablePointer<Float>
+    private let slotScratch: UnsafeMutablePointer<Float>
     private let scores: UnsafeMutablePointer<Float>
     private let scoresStride: Int
     private let actModel: QuantActivations
@@ -38,6 +40,7 @@ public final class LlamaEngine: @unchecked Sendable {
         config = c
         self.maxRows = maxRows
         self.threads = max(1, threads)
+        pool = DecoderThreadPool(width: max(1, threads))
         self.maxContext = maxContext
         let d = c.modelDim
         x = .allocate(capacity: maxRows * d)
@@ -51,6 +54,7 @@ public final class LlamaEngine: @unchecked Sendable {
         up = .allocate(capacity: maxRows * c.ffnDim)
         ropeTable = .allocate(capacity: maxRows * c.headDim)
         queryHalf = .allocate(capacity: maxRows * d)
+        slotScratch = .allocate(capacity: self.threads * AttentionOrder.single.slots * c.headDim)
         scoresStride = maxContext
         scores = .allocate(capacity: maxRows * c.headCount * maxContext)
         actModel = QuantActivations(columns: d, capacity: maxRows)
@@ -60,7 +64,7 @@ public final class LlamaEngine: @unchecked Sendable {
     }
 
     deinit {
-        for p in [x, xn, q, k, v, att, proj, gate, up, ropeTable, queryHalf, scores, logits] { p.deallocate() }
+        for p in [x, xn, q, k, v, att, proj, gate, up, ropeTable, queryHalf, slotScratch, scores, logits] { p.deallocate() }
     }
 
     /// One row of a batch: the token at `position` of the sequence whose cache is `cache`.
@@ -87,7 +91,12 @@ public final class LlamaEngine: @unchecked Sendable {
     /// Runs the rows through the model, appends their keys/values to their caches and computes the
     /// requested logits. Preconditions (checked by callers that face users): rows ≤ maxRows, each
     /// position < its cache capacity and < maxContext, tokens inside the vocabulary.
-    public func step(_ rows: [Row]) {
+    ///
+    /// `order` picks the summation order of the attention products (see `AttentionOrder`); by default
+    /// it is llama.cpp's: `.batch` for steps of several rows, `.single` for one row. Decode steps that
+    /// must equal one-row steps bit for bit (continuous batching, speculative verification) pass `.single`.
+    public func step(_ rows: [Row], order: AttentionOrder? = nil) {
+        let order = order ?? (rows.count > 1 ? .batch : .single)
         let n = rows.count
         precondition(n > 0 && n <= maxRows, "batch of \(n) rows, engine takes 1…\(maxRows)")
         let c = config
@@ -99,7 +108,7 @@ public final class LlamaEngine: @unchecked Sendable {
             DecoderKernels.ropeCache(position: row.position, headDim: c.headDim, thetaScale: model.ropeThetaScale, into: ropeTable + i * c.headDim)
         }
         for layer in 0..<c.layerCount {
-            forwardLayer(layer, rows)
+            forwardLayer(layer, rows, order)
         }
         for row in rows { row.cache.count = max(row.cache.count, row.position + 1) }
 
@@ -113,7 +122,7 @@ public final class LlamaEngine: @unchecked Sendable {
         actModel.quantize(xn, rows: m)
         let output = model.weights.output
         let act = actModel, out = logits, vocab = c.vocabSize
-        DecoderParallel.forChunks(vocab, threads: threads, minimumPerThread: 256) { range in
+        DecoderParallel.forChunks(vocab, threads: threads, minimumPerThread: 256, pool: pool) { range in
             QuantMatMul.multiply(output, act, rowRange: range, into: out, ldy: vocab)
         }
     }
@@ -121,12 +130,12 @@ public final class LlamaEngine: @unchecked Sendable {
     /// y[n, out] = x[n, in] · Wᵀ for a quantised W [out, in], the activations already quantised in `act`.
     private func linear(_ w: GGUFTensor, _ act: QuantActivations, into y: UnsafeMutablePointer<Float>) {
         let outDim = w.rows
-        DecoderParallel.forChunks(outDim, threads: threads, minimumPerThread: 16) { range in
+        DecoderParallel.forChunks(outDim, threads: threads, minimumPerThread: 16, pool: pool) { range in
             QuantMatMul.multiply(w, act, rowRange: range, into: y, ldy: outDim)
         }
     }
 
-    private func forwardLayer(_ layer: Int, _ rows: [Row]) {
+    private func forwardLayer(_ layer: Int, _ rows: [Row], _ order: AttentionOrder) {
         let c = config
         let n = rows.count
         let d = c.modelDim, kvDim = c.kvDim, hd = c.headDim, ffn = c.ffnDim
@@ -155,7 +164,7 @@ public final class LlamaEngine: @unchecked Sendable {
             for j in 0..<d { queryHalf[i * d + j] = Quant.roundToHalf(q[i * d + j]) }
         }
 
-        attention(layer, rows)
+        attention(layer, rows, order)
         actModel.quantize(att, rows: n)
         linear(w.output, actModel, into: proj)
         for i in 0..<(n * d) { x[i] += proj[i] }
@@ -173,21 +182,22 @@ public final class LlamaEngine: @unchecked Sendable {
     }
 
     /// Causal attention of every row over its own sequence's cache, positions 0...row.position.
-    private func attention(_ layer: Int, _ rows: [Row]) {
+    private func attention(_ layer: Int, _ rows: [Row], _ order: AttentionOrder) {
         let c = config
         let d = c.modelDim, hd = c.headDim
         let group = c.headCount / c.kvHeadCount
         let scale = 1 / Float(hd).squareRoot()
         let heads = c.headCount
-        let q = queryHalf, att = att, scores = scores, stride = scoresStride
+        let q = queryHalf, att = att, scores = scores, stride = scoresStride, slotScratch = slotScratch
         let work = rows.count * heads
         let totalPositions = rows.reduce(0) { $0 + $1.position + 1 }
         rows.withUnsafeBufferPointer { rowsBuffer in
             // Items are dealt out round-robin: under a causal mask later rows cost more, so contiguous
             // chunks would leave one thread with most of a prefill's attention.
             let parts = totalPositions * heads > 4096 ? min(threads, work) : 1
-            DecoderParallel.forChunks(parts, threads: parts) { range in
+            DecoderParallel.forChunks(parts, threads: parts, pool: pool) { range in
                 for part in range {
+                    let slots = slotScratch + part * AttentionOrder.single.slots * hd
                     var item = part
                     while item < work {
                         let i = item / heads, h = item % heads
@@ -197,16 +207,16 @@ public final class LlamaEngine: @unchecked Sendable {
                         let s = scores + item * stride
                         let len = row.position + 1
                         for j in 0..<len {
-                            s[j] = DecoderKernels.dot(qh, row.cache.key(layer: layer, position: j) + g * hd, n: hd) * scale
+                            s[j] = DecoderAttention.dot(qh, row.cache.key(layer: layer, position: j) + g * hd, n: hd, order: order) * scale
                         }
-                        DecoderKernels.softmax(s, n: len)
+                        DecoderAttention.softmax(s, n: len)
                         // The probabilities enter the V product as f16, as in llama.cpp's kq·V matmul.
                         for j in 0..<len { s[j] = Quant.roundToHalf(s[j]) }
-                        let out = att + i * d + h * hd
-                        for e in 0..<hd { out[e] = 0 }
-                        for j in 0..<len {
-                            DecoderKernels.axpy(s[j], row.cache.value(layer: layer, position: j) + g * hd, out, n: hd)
-                        }
+                        let cache = row.cache
+                        DecoderAttention.weightedSum(
+                            s, count: len, hd: hd, order: order,
+                            value: { UnsafePointer(cache.value(layer: layer, position: $0) + g * hd) },
+                            slotsScratch: slots, into: att + i * d + h * hd)
                         item += parts
                     }
                 }

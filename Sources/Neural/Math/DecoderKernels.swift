@@ -56,12 +56,11 @@ enum DecoderKernels {
         for i in 0..<n { x[i] *= inv }
     }
 
-    /// gate ← silu(gate) · up over `n` values (SwiGLU).
+    /// gate ← silu(gate) · up over `n` values (SwiGLU, with llama.cpp's exponential).
     @inline(__always)
     static func swiglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, n: Int) {
         for i in 0..<n {
-            let g = gate[i]
-            gate[i] = g / (1 + Float.exp(-g)) * up[i]
+            gate[i] = DecoderExp.silu(gate[i]) * up[i]
         }
     }
 

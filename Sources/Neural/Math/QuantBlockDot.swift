@@ -24,6 +24,49 @@ enum QuantBlockDot {
         let xd = x.d + t0 &* nb
         let xs = x.s + t0 &* nb
         let base = UnsafeRawPointer(weight.data)
+        if n == 1 {
+            // Decode: two weight rows at a time in registers, so the two fused-multiply-add chains overlap.
+            var r = rowRange.lowerBound
+            while r &+ 1 < rowRange.upperBound {
+                let row0 = base + r &* rowBytes, row1 = row0 + rowBytes
+                var acc0 = SIMD8<Float>.zero, acc1 = SIMD8<Float>.zero
+                var min0: Float = 0, min1: Float = 0
+                for b in 0..<nb {
+                    let x = xq + b &* 32
+                    let dx = xd[b], sx = xs[b]
+                    let block0 = row0 + b &* 20, block1 = row1 + b &* 20
+                    let xy0 = Lanes.unsignedBySigned(Lanes.nibbles(block0 + 4, offset: 0), x)
+                    let xy1 = Lanes.unsignedBySigned(Lanes.nibbles(block1 + 4, offset: 0), x)
+                    acc0 = Lanes.fma(SIMD8(repeating: half[Int(block0.loadUnaligned(as: UInt16.self))] * dx), xy0, acc0)
+                    acc1 = Lanes.fma(SIMD8(repeating: half[Int(block1.loadUnaligned(as: UInt16.self))] * dx), xy1, acc1)
+                    min0 = min0.addingProduct(half[Int(block0.loadUnaligned(fromByteOffset: 2, as: UInt16.self))], sx)
+                    min1 = min1.addingProduct(half[Int(block1.loadUnaligned(fromByteOffset: 2, as: UInt16.self))], sx)
+                }
+                y[r] = QuantMatMul.horizontalSum(acc0) + min0
+                y[r &+ 1] = QuantMatMul.horizontalSum(acc1) + min1
+                r &+= 2
+            }
+            if r == rowRange.upperBound { return }
+            q4_1RowsGeneral(weight, x, t0, n, r..<rowRange.upperBound, y, ldy)
+            return
+        }
+        q4_1RowsGeneral(weight, x, t0, n, rowRange, y, ldy)
+    }
+
+    /// The general form of `q4_1Rows` (any n ≤ maxRowsPerPass, accumulators in stack memory).
+    @inline(never)
+    static func q4_1RowsGeneral(
+        _ weight: GGUFTensor, _ x: QuantActivations, _ t0: Int, _ n: Int, _ rowRange: Range<Int>,
+        _ y: UnsafeMutablePointer<Float>, _ ldy: Int
+    ) {
+        let nb = weight.columns / 32
+        let rowBytes = nb &* 20
+        let half = Quant.halfTable
+        let columns = x.columns
+        let xq = UnsafeRawPointer(x.q + t0 &* columns)
+        let xd = x.d + t0 &* nb
+        let xs = x.s + t0 &* nb
+        let base = UnsafeRawPointer(weight.data)
         withAccumulators { acc, mins in
             for r in rowRange {
                 let row = base + r &* rowBytes
@@ -93,8 +136,28 @@ enum QuantBlockDot {
         let xq = UnsafeRawPointer(x.q + t0 &* columns)
         let xd = x.d + t0 &* nb
         let base = UnsafeRawPointer(weight.data)
+        var first = rowRange.lowerBound
+        if n == 1 {
+            // Decode (and the output projection): two rows at a time in registers.
+            while first &+ 1 < rowRange.upperBound {
+                let row0 = base + first &* rowBytes, row1 = row0 + rowBytes
+                var acc0 = SIMD8<Float>.zero, acc1 = SIMD8<Float>.zero
+                for b in 0..<nb {
+                    let x = xq + b &* 32
+                    let dx = xd[b]
+                    let block0 = row0 + b &* 34, block1 = row1 + b &* 34
+                    let xy0 = Lanes.signedBySigned(Lanes.bytes(block0 + 2), x)
+                    let xy1 = Lanes.signedBySigned(Lanes.bytes(block1 + 2), x)
+                    acc0 = Lanes.fma(SIMD8(repeating: half[Int(block0.loadUnaligned(as: UInt16.self))] * dx), xy0, acc0)
+                    acc1 = Lanes.fma(SIMD8(repeating: half[Int(block1.loadUnaligned(as: UInt16.self))] * dx), xy1, acc1)
+                }
+                y[first] = QuantMatMul.horizontalSum(acc0)
+                y[first &+ 1] = QuantMatMul.horizontalSum(acc1)
+                first &+= 2
+            }
+        }
         withAccumulators { acc, _ in
-            for r in rowRange {
+            for r in first..<rowRange.upperBound {
                 let row = base + r &* rowBytes
                 for t in 0..<n { acc[t] = .zero }
                 for b in 0..<nb {
