@@ -41,51 +41,11 @@ enum DecoderKernels {
         }
     }
 
-    /// x ← softmax(x) over `n` values (sum in double, as ggml's soft_max).
-    @inline(__always)
-    static func softmax(_ x: UnsafeMutablePointer<Float>, n: Int) {
-        var m = -Float.infinity
-        for i in 0..<n { m = max(m, x[i]) }
-        var sum: Double = 0
-        for i in 0..<n {
-            let e = Float.exp(x[i] - m)
-            x[i] = e
-            sum += Double(e)
-        }
-        let inv = Float(1 / sum)
-        for i in 0..<n { x[i] *= inv }
-    }
-
     /// gate ← silu(gate) · up over `n` values (SwiGLU, with llama.cpp's exponential).
     @inline(__always)
     static func swiglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, n: Int) {
         for i in 0..<n {
             gate[i] = DecoderExp.silu(gate[i]) * up[i]
         }
-    }
-
-    /// Dot product of `n` floats.
-    @inline(__always)
-    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, n: Int) -> Float {
-        var acc = SIMD8<Float>.zero
-        var i = 0
-        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-        while i &+ 8 <= n {
-            acc += ra.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
-                * rb.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
-            i &+= 8
-        }
-        var s = acc.sum()
-        while i < n {
-            s += a[i] * b[i]
-            i &+= 1
-        }
-        return s
-    }
-
-    /// y += alpha · x over `n` floats.
-    @inline(__always)
-    static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int) {
-        for i in 0..<n { y[i] = Relaxed.multiplyAdd(alpha, x[i], y[i]) }
     }
 }

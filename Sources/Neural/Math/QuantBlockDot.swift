@@ -50,7 +50,54 @@ enum QuantBlockDot {
             q4_1RowsGeneral(weight, x, t0, n, r..<rowRange.upperBound, y, ldy)
             return
         }
+        if n >= 4 {
+            // Batches: four activation rows per group with register accumulators; every weight row is
+            // read once for all groups (it stays in L1 between them).
+            let groups = n / 4
+            for r in rowRange {
+                let row = base + r &* rowBytes
+                for g in 0..<groups {
+                    let t = g &* 4
+                    q4_1Row4(row, nb, xq + t &* columns, columns, xd + t &* nb, xs + t &* nb, y + t &* ldy + r, ldy)
+                }
+            }
+            if groups &* 4 < n {
+                let t = groups &* 4
+                q4_1RowsGeneral(weight, x, t0 &+ t, n &- t, rowRange, y + t &* ldy, ldy)
+            }
+            return
+        }
         q4_1RowsGeneral(weight, x, t0, n, rowRange, y, ldy)
+    }
+
+    /// One Q4_1 weight row against four activation rows (same per-row arithmetic as the other forms).
+    @inline(__always)
+    static func q4_1Row4(
+        _ row: UnsafeRawPointer, _ nb: Int, _ xq: UnsafeRawPointer, _ columns: Int,
+        _ xd: UnsafePointer<Float>, _ xs: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ ldy: Int
+    ) {
+        let half = Quant.halfTable
+        var a0 = SIMD8<Float>.zero, a1 = SIMD8<Float>.zero, a2 = SIMD8<Float>.zero, a3 = SIMD8<Float>.zero
+        var m0: Float = 0, m1: Float = 0, m2: Float = 0, m3: Float = 0
+        for b in 0..<nb {
+            let block = row + b &* 20
+            let dw = half[Int(block.loadUnaligned(as: UInt16.self))]
+            let mw = half[Int(block.loadUnaligned(fromByteOffset: 2, as: UInt16.self))]
+            let w = Lanes.nibbles(block + 4, offset: 0)
+            let x = xq + b &* 32
+            a0 = Lanes.fma(SIMD8(repeating: dw * xd[b]), Lanes.unsignedBySigned(w, x), a0)
+            a1 = Lanes.fma(SIMD8(repeating: dw * xd[nb &+ b]), Lanes.unsignedBySigned(w, x + columns), a1)
+            a2 = Lanes.fma(SIMD8(repeating: dw * xd[2 &* nb &+ b]), Lanes.unsignedBySigned(w, x + 2 &* columns), a2)
+            a3 = Lanes.fma(SIMD8(repeating: dw * xd[3 &* nb &+ b]), Lanes.unsignedBySigned(w, x + 3 &* columns), a3)
+            m0 = m0.addingProduct(mw, xs[b])
+            m1 = m1.addingProduct(mw, xs[nb &+ b])
+            m2 = m2.addingProduct(mw, xs[2 &* nb &+ b])
+            m3 = m3.addingProduct(mw, xs[3 &* nb &+ b])
+        }
+        y[0] = QuantMatMul.horizontalSum(a0) + m0
+        y[ldy] = QuantMatMul.horizontalSum(a1) + m1
+        y[2 &* ldy] = QuantMatMul.horizontalSum(a2) + m2
+        y[3 &* ldy] = QuantMatMul.horizontalSum(a3) + m3
     }
 
     /// The general form of `q4_1Rows` (any n ≤ maxRowsPerPass, accumulators in stack memory).
