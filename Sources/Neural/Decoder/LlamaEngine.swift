@@ -194,7 +194,7 @@ public final class LlamaEngine: @unchecked Sendable {
         rows.withUnsafeBufferPointer { rowsBuffer in
             // Items are dealt out round-robin: under a causal mask later rows cost more, so contiguous
             // chunks would leave one thread with most of a prefill's attention.
-            let parts = totalPositions * heads > 4096 ? min(threads, work) : 1
+            let parts = totalPositions * heads > 512 ? min(threads, work) : 1
             DecoderParallel.forChunks(parts, threads: parts, pool: pool) { range in
                 for part in range {
                     let slots = slotScratch + part * AttentionOrder.single.slots * hd
