@@ -35,6 +35,8 @@ let package = Package(
                 // AVX2/FMA (x86-64 Linux, the deployment target): the decoder's quantised kernels run 3.8×
                 // faster than on baseline SSE2; the binary then needs a Haswell-or-later CPU.
                 .unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux], configuration: .release)),
+                // The decoder's quantised dot products use AVX2 intrinsics only where haswell is targeted.
+                .define("NEURAL_AVX2", .when(platforms: [.linux], configuration: .release)),
             ]
         ),
         .target(

@@ -110,7 +110,8 @@ public final class LlamaBatchScheduler: Sendable {
             for p in admitted { admit(p) }
             if active.isEmpty { continue }
             // One decode step over every active sequence.
-            engine.step(active.map { .init(cache: $0.cache, position: $0.cache.count, token: $0.next, wantsLogits: true) })
+            // `.single`: each sequence's step is bit-identical to decoding it alone.
+            engine.step(active.map { .init(cache: $0.cache, position: $0.cache.count, token: $0.next, wantsLogits: true) }, order: .single)
             let vocab = model.config.vocabSize
             for (i, seq) in active.enumerated() {
                 let logits = UnsafeMutableBufferPointer(start: engine.logits + i * vocab, count: vocab)
@@ -132,7 +133,8 @@ public final class LlamaBatchScheduler: Sendable {
         var start = 0
         while start < p.prompt.count {
             let end = min(p.prompt.count, start + engine.maxRows)
-            engine.step((start..<end).map { .init(cache: cache, position: $0, token: p.prompt[$0], wantsLogits: $0 == p.prompt.count - 1) })
+            engine.step((start..<end).map { .init(cache: cache, position: $0, token: p.prompt[$0], wantsLogits: $0 == p.prompt.count - 1) },
+                        order: p.prompt.count > 1 ? .batch : .single)
             start = end
         }
         let logits = UnsafeMutableBufferPointer(start: engine.logits, count: model.config.vocabSize)

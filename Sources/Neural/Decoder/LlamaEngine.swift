@@ -1,9 +1,11 @@
 /// Runs the Llama forward pass over a batch of token rows, each row belonging to some sequence's KV cache.
 ///
 /// A batch row is (cache, position, token). Rows of one sequence must be consecutive positions in order;
-/// rows of different sequences can be mixed (continuous batching). Large batches (prefill) go through
-/// dequantise + sgemm per weight matrix; small ones (decode) through the fused quantised product, which
-/// reads each weight block once for all rows and never makes an f32 copy of the weights.
+/// rows of different sequences can be mixed (continuous batching). Every matrix product quantises the
+/// activations to 8 bits and runs the fused integer product of `QuantMatMul` (prefill included), which
+/// reads each weight block once for up to eight rows and never makes an f32 copy of the weights; the
+/// attention rounds queries and probabilities to half precision. Both are what llama.cpp computes, so
+/// logits agree with it closely (Tests/NeuralTests/DecoderTests.swift).
 /// All scratch memory is allocated once here; a step allocates nothing.
 public final class LlamaEngine: @unchecked Sendable {
     // @unchecked Sendable: one caller at a time (callers serialise steps); scratch is private.
@@ -14,13 +16,13 @@ public final class LlamaEngine: @unchecked Sendable {
     public let maxRows: Int
     /// Threads for the quantised kernels and attention.
     public let threads: Int
-    /// Batches of more rows than this use dequantise + sgemm.
-    public var sgemmThreshold = 16
 
     let config: LlamaConfig
+    private let pool: DecoderThreadPool
     private let x, xn, q, k, v, att, proj, gate, up: UnsafeMutablePointer<Float>
-    private let weightScratch: UnsafeMutablePointer<Float>
-    private let activationScratch: UnsafeMutablePointer<Float>
+    private let ropeTable: UnsafeMutablePointer<Float>
+    private let queryHalf: UnsafeMutablePointer<Float>
+    private let slotScratch: UnsafeMutablePointer<Float>
     private let scores: UnsafeMutablePointer<Float>
     private let scoresStride: Int
     private let actModel: QuantActivations
@@ -38,6 +40,7 @@ public final class LlamaEngine: @unchecked Sendable {
         config = c
         self.maxRows = maxRows
         self.threads = max(1, threads)
+        pool = DecoderThreadPool(width: max(1, threads))
         self.maxContext = maxContext
         let d = c.modelDim
         x = .allocate(capacity: maxRows * d)
@@ -49,8 +52,9 @@ public final class LlamaEngine: @unchecked Sendable {
         proj = .allocate(capacity: maxRows * d)
         gate = .allocate(capacity: maxRows * c.ffnDim)
         up = .allocate(capacity: maxRows * c.ffnDim)
-        weightScratch = .allocate(capacity: max(c.ffnDim * d, d * d))
-        activationScratch = .allocate(capacity: maxRows * max(d, c.ffnDim))
+        ropeTable = .allocate(capacity: maxRows * c.headDim)
+        queryHalf = .allocate(capacity: maxRows * d)
+        slotScratch = .allocate(capacity: self.threads * AttentionOrder.single.slots * c.headDim)
         scoresStride = maxContext
         scores = .allocate(capacity: maxRows * c.headCount * maxContext)
         actModel = QuantActivations(columns: d, capacity: maxRows)
@@ -60,7 +64,7 @@ public final class LlamaEngine: @unchecked Sendable {
     }
 
     deinit {
-        for p in [x, xn, q, k, v, att, proj, gate, up, weightScratch, activationScratch, scores, logits] { p.deallocate() }
+        for p in [x, xn, q, k, v, att, proj, gate, up, ropeTable, queryHalf, slotScratch, scores, logits] { p.deallocate() }
     }
 
     /// One row of a batch: the token at `position` of the sequence whose cache is `cache`.
@@ -87,7 +91,12 @@ public final class LlamaEngine: @unchecked Sendable {
     /// Runs the rows through the model, appends their keys/values to their caches and computes the
     /// requested logits. Preconditions (checked by callers that face users): rows ≤ maxRows, each
     /// position < its cache capacity and < maxContext, tokens inside the vocabulary.
-    public func step(_ rows: [Row]) {
+    ///
+    /// `order` picks the summation order of the attention products (see `AttentionOrder`); by default
+    /// it is llama.cpp's: `.batch` for steps of several rows, `.single` for one row. Decode steps that
+    /// must equal one-row steps bit for bit (continuous batching, speculative verification) pass `.single`.
+    public func step(_ rows: [Row], order: AttentionOrder? = nil) {
+        let order = order ?? (rows.count > 1 ? .batch : .single)
         let n = rows.count
         precondition(n > 0 && n <= maxRows, "batch of \(n) rows, engine takes 1…\(maxRows)")
         let c = config
@@ -96,9 +105,10 @@ public final class LlamaEngine: @unchecked Sendable {
             precondition(row.position < row.cache.capacity && row.position < maxContext, "position past the context")
             precondition(row.token >= 0 && row.token < c.vocabSize, "token outside the vocabulary")
             try! model.weights.tokenEmbedding.dequantizeRows(row.token..<(row.token + 1), into: x + i * d)
+            DecoderKernels.ropeCache(position: row.position, headDim: c.headDim, thetaScale: model.ropeThetaScale, into: ropeTable + i * c.headDim)
         }
         for layer in 0..<c.layerCount {
-            forwardLayer(layer, rows)
+            forwardLayer(layer, rows, order)
         }
         for row in rows { row.cache.count = max(row.cache.count, row.position + 1) }
 
@@ -112,32 +122,20 @@ public final class LlamaEngine: @unchecked Sendable {
         actModel.quantize(xn, rows: m)
         let output = model.weights.output
         let act = actModel, out = logits, vocab = c.vocabSize
-        DecoderParallel.forChunks(vocab, threads: threads, minimumPerThread: 256) { range in
+        DecoderParallel.forChunks(vocab, threads: threads, minimumPerThread: 256, pool: pool) { range in
             QuantMatMul.multiply(output, act, rowRange: range, into: out, ldy: vocab)
         }
     }
 
-    /// y[n, out] = x[n, in] · Wᵀ for a quantised W [out, in].
-    private func linear(_ w: GGUFTensor, _ input: UnsafeMutablePointer<Float>, _ act: QuantActivations, rows n: Int, into y: UnsafeMutablePointer<Float>) {
-        let outDim = w.rows, inDim = w.columns
-        if n > sgemmThreshold {
-            let scratch = weightScratch
-            DecoderParallel.forChunks(outDim, threads: threads, minimumPerThread: 64) { range in
-                try! w.dequantizeRows(range, into: scratch + range.lowerBound * inDim)
-            }
-            // Activations go through the same 8-bit rounding as on the quantised path (and in llama.cpp).
-            act.quantize(input, rows: n)
-            act.dequantize(into: activationScratch)
-            BLAS.sgemm(transB: true, m: n, n: outDim, k: inDim, a: activationScratch, lda: inDim, b: scratch, ldb: inDim, c: y, ldc: outDim)
-        } else {
-            act.quantize(input, rows: n)
-            DecoderParallel.forChunks(outDim, threads: threads, minimumPerThread: 16) { range in
-                QuantMatMul.multiply(w, act, rowRange: range, into: y, ldy: outDim)
-            }
+    /// y[n, out] = x[n, in] · Wᵀ for a quantised W [out, in], the activations already quantised in `act`.
+    private func linear(_ w: GGUFTensor, _ act: QuantActivations, into y: UnsafeMutablePointer<Float>) {
+        let outDim = w.rows
+        DecoderParallel.forChunks(outDim, threads: threads, minimumPerThread: 16, pool: pool) { range in
+            QuantMatMul.multiply(w, act, rowRange: range, into: y, ldy: outDim)
         }
     }
 
-    private func forwardLayer(_ layer: Int, _ rows: [Row]) {
+    private func forwardLayer(_ layer: Int, _ rows: [Row], _ order: AttentionOrder) {
         let c = config
         let n = rows.count
         let d = c.modelDim, kvDim = c.kvDim, hd = c.headDim, ffn = c.ffnDim
@@ -147,80 +145,79 @@ public final class LlamaEngine: @unchecked Sendable {
             DecoderKernels.rmsNorm(x + i * d, w.attentionNorm, xn + i * d, n: d, epsilon: c.rmsEpsilon)
         }
         // The three projections share one quantisation of xn.
-        let quantPath = n <= sgemmThreshold
-        if quantPath { actModel.quantize(xn, rows: n) }
-        projection(w.query, rows: n, quantPath: quantPath, into: q)
-        projection(w.key, rows: n, quantPath: quantPath, into: k)
-        projection(w.value, rows: n, quantPath: quantPath, into: v)
+        actModel.quantize(xn, rows: n)
+        linear(w.query, actModel, into: q)
+        linear(w.key, actModel, into: k)
+        linear(w.value, actModel, into: v)
 
-        model.inverseFrequencies.withUnsafeBufferPointer { freqs in
-            for (i, row) in rows.enumerated() {
-                DecoderKernels.rope(q + i * d, heads: c.headCount, headDim: hd, position: row.position, inverseFrequencies: freqs.baseAddress!)
-                DecoderKernels.rope(k + i * kvDim, heads: c.kvHeadCount, headDim: hd, position: row.position, inverseFrequencies: freqs.baseAddress!)
-                let kc = row.cache.key(layer: layer, position: row.position)
-                let vc = row.cache.value(layer: layer, position: row.position)
-                for j in 0..<kvDim {
-                    kc[j] = Quant.roundToHalf(k[i * kvDim + j])
-                    vc[j] = Quant.roundToHalf(v[i * kvDim + j])
-                }
+        for (i, row) in rows.enumerated() {
+            let angles = ropeTable + i * hd
+            DecoderKernels.rope(q + i * d, heads: c.headCount, headDim: hd, cache: angles)
+            DecoderKernels.rope(k + i * kvDim, heads: c.kvHeadCount, headDim: hd, cache: angles)
+            // llama.cpp keeps K and V in an f16 cache and converts the query to f16 for the K·q product.
+            let kc = row.cache.key(layer: layer, position: row.position)
+            let vc = row.cache.value(layer: layer, position: row.position)
+            for j in 0..<kvDim {
+                kc[j] = Quant.roundToHalf(k[i * kvDim + j])
+                vc[j] = Quant.roundToHalf(v[i * kvDim + j])
             }
+            for j in 0..<d { queryHalf[i * d + j] = Quant.roundToHalf(q[i * d + j]) }
         }
 
-        attention(layer, rows)
-        linear(w.output, att, actModel, rows: n, into: proj)
+        attention(layer, rows, order)
+        actModel.quantize(att, rows: n)
+        linear(w.output, actModel, into: proj)
         for i in 0..<(n * d) { x[i] += proj[i] }
 
         for i in 0..<n {
             DecoderKernels.rmsNorm(x + i * d, w.ffnNorm, xn + i * d, n: d, epsilon: c.rmsEpsilon)
         }
-        if quantPath { actModel.quantize(xn, rows: n) }
-        projection(w.gate, rows: n, quantPath: quantPath, into: gate)
-        projection(w.up, rows: n, quantPath: quantPath, into: up)
+        actModel.quantize(xn, rows: n)
+        linear(w.gate, actModel, into: gate)
+        linear(w.up, actModel, into: up)
         for i in 0..<n { DecoderKernels.swiglu(gate + i * ffn, up + i * ffn, n: ffn) }
-        linear(w.down, gate, actFFN, rows: n, into: proj)
+        actFFN.quantize(gate, rows: n)
+        linear(w.down, actFFN, into: proj)
         for i in 0..<(n * d) { x[i] += proj[i] }
     }
 
-    /// A projection of xn (already quantised into actModel on the quantised path).
-    private func projection(_ w: GGUFTensor, rows n: Int, quantPath: Bool, into y: UnsafeMutablePointer<Float>) {
-        let outDim = w.rows
-        if quantPath {
-            let act = actModel
-            DecoderParallel.forChunks(outDim, threads: threads, minimumPerThread: 16) { range in
-                QuantMatMul.multiply(w, act, rowRange: range, into: y, ldy: outDim)
-            }
-        } else {
-            linear(w, xn, actModel, rows: n, into: y)
-        }
-    }
-
     /// Causal attention of every row over its own sequence's cache, positions 0...row.position.
-    private func attention(_ layer: Int, _ rows: [Row]) {
+    private func attention(_ layer: Int, _ rows: [Row], _ order: AttentionOrder) {
         let c = config
-        let d = c.modelDim, kvDim = c.kvDim, hd = c.headDim
+        let d = c.modelDim, hd = c.headDim
         let group = c.headCount / c.kvHeadCount
         let scale = 1 / Float(hd).squareRoot()
         let heads = c.headCount
-        let q = q, att = att, scores = scores, stride = scoresStride
+        let q = queryHalf, att = att, scores = scores, stride = scoresStride, slotScratch = slotScratch
         let work = rows.count * heads
         let totalPositions = rows.reduce(0) { $0 + $1.position + 1 }
         rows.withUnsafeBufferPointer { rowsBuffer in
-            DecoderParallel.forChunks(work, threads: totalPositions * heads > 4096 ? threads : 1) { range in
-                for item in range {
-                    let i = item / heads, h = item % heads
-                    let row = rowsBuffer[i]
-                    let g = h / group
-                    let qh = q + i * d + h * hd
-                    let s = scores + item * stride
-                    let len = row.position + 1
-                    for j in 0..<len {
-                        s[j] = DecoderKernels.dot(qh, row.cache.key(layer: layer, position: j) + g * hd, n: hd) * scale
-                    }
-                    DecoderKernels.softmax(s, n: len)
-                    let out = att + i * d + h * hd
-                    for e in 0..<hd { out[e] = 0 }
-                    for j in 0..<len {
-                        DecoderKernels.axpy(s[j], row.cache.value(layer: layer, position: j) + g * hd, out, n: hd)
+            // Items are dealt out round-robin: under a causal mask later rows cost more, so contiguous
+            // chunks would leave one thread with most of a prefill's attention.
+            let parts = totalPositions * heads > 512 ? min(threads, work) : 1
+            DecoderParallel.forChunks(parts, threads: parts, pool: pool) { range in
+                for part in range {
+                    let slots = slotScratch + part * AttentionOrder.single.slots * hd
+                    var item = part
+                    while item < work {
+                        let i = item / heads, h = item % heads
+                        let row = rowsBuffer[i]
+                        let g = h / group
+                        let qh = q + i * d + h * hd
+                        let s = scores + item * stride
+                        let len = row.position + 1
+                        for j in 0..<len {
+                            s[j] = DecoderAttention.dot(qh, row.cache.key(layer: layer, position: j) + g * hd, n: hd, order: order) * scale
+                        }
+                        DecoderAttention.softmax(s, n: len)
+                        // The probabilities enter the V product as f16, as in llama.cpp's kq·V matmul.
+                        for j in 0..<len { s[j] = Quant.roundToHalf(s[j]) }
+                        let cache = row.cache
+                        DecoderAttention.weightedSum(
+                            s, count: len, hd: hd, order: order,
+                            value: { UnsafePointer(cache.value(layer: layer, position: $0) + g * hd) },
+                            slotsScratch: slots, into: att + i * d + h * hd)
+                        item += parts
                     }
                 }
             }

@@ -78,7 +78,8 @@ public final class LlamaGenerator: @unchecked Sendable {
             let rows = (start..<end).map {
                 LlamaEngine.Row(cache: cache, position: $0, token: prompt[$0], wantsLogits: $0 == prompt.count - 1)
             }
-            engine.step(rows)
+            // The whole prompt is one llama.cpp batch, also a last chunk of one row.
+            engine.step(rows, order: prompt.count > 1 ? .batch : .single)
             start = end
         }
         return UnsafeMutableBufferPointer(start: engine.logits, count: model.config.vocabSize)

@@ -13,8 +13,8 @@ public final class LlamaModel: Sendable {
     public let tokenizer: BPETokenizer
     /// The Jinja chat template from `tokenizer.chat_template`, if any.
     public let chatTemplate: String?
-    /// 1 / θ^(2i/headDim) for i in 0..<headDim/2.
-    let inverseFrequencies: [Float]
+    /// θ^(-2/headDim): the ratio between the RoPE angles of neighbouring dimension pairs.
+    let ropeThetaScale: Float
 
     /// Loads the model at `path`; throws a `GGUFError` naming the file for anything unreadable or unsupported.
     public init(path: String) throws(GGUFError) {
@@ -33,6 +33,6 @@ public final class LlamaModel: Sendable {
         chatTemplate = file.metadata["tokenizer.chat_template"]?.stringValue
         let headDim = weights.config.headDim
         let theta = weights.config.ropeTheta
-        inverseFrequencies = (0..<(headDim / 2)).map { i in 1 / Float.pow(theta, Float(2 * i) / Float(headDim)) }
+        ropeThetaScale = Float.pow(theta, -2 / Float(headDim))
     }
 }

@@ -77,7 +77,7 @@ struct BenchGenerateCommand: ParsableCommand {
             let steps = min(newTokens, 64)
             let t0 = clock.now
             for _ in 0..<steps {
-                engine.step(caches.enumerated().map { .init(cache: $0.element, position: $0.element.count, token: tokens[$0.offset], wantsLogits: true) })
+                engine.step(caches.enumerated().map { .init(cache: $0.element, position: $0.element.count, token: tokens[$0.offset], wantsLogits: true) }, order: .single)
                 for i in 0..<batch { tokens[i] = argmax(engine.logits(ofRequest: i)) }
             }
             batched.append(Double(steps * batch) / seconds(clock.now - t0))
