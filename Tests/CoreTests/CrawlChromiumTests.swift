@@ -136,7 +136,8 @@ struct CrawlChromiumTests {
         }
         #expect(error?.isTimeout == true)
         #expect(error?.message.contains("headless Chromium did not finish within") == true)
-        #expect(ContinuousClock.now - started < .seconds(20))
+        // Unkilled, Chromium would wait for /never-script's answer at 30 s; the margin absorbs a loaded machine.
+        #expect(ContinuousClock.now - started < .seconds(27))
     }
 
     @Test func theRenderedDOMIsSizeLimited() async throws {

@@ -92,7 +92,8 @@ struct CrawlCrawlerTests {
         await #expect(throws: TwinError.timeout("git clone of \(address) did not finish within 1.0 seconds")) {
             _ = try await GitHubCrawler(limits: limits).crawl(cloneURL: address, link: "x", name: "x")
         }
-        #expect(ContinuousClock.now - started < .seconds(15))
+        // Unkilled, git would wait for the server's answer at 30 s; the margin absorbs a loaded test machine.
+        #expect(ContinuousClock.now - started < .seconds(27))
     }
 
     @Test func githubCrawlerReportsCloneFailures() async throws {
