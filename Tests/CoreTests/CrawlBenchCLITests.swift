@@ -7,21 +7,8 @@ import Testing
 /// belong in docs/benchmarks/extract.md) through the queue with a real twin-worker.
 @Suite("Crawl: twin bench extract --crawl")
 struct CrawlBenchCLITests {
-    static func twin(_ arguments: [String]) throws -> CrawlExtractCLITests.Run {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("twin")
-        try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build the twin product first")
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["bench", "extract"] + arguments
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return .init(status: process.terminationStatus, output: String(decoding: out, as: UTF8.self),
-                     errors: String(decoding: err, as: UTF8.self))
+    static func twin(_ arguments: [String]) throws -> CLIRun {
+        try CLIProcess.run(try CLIProcess.binary("twin"), ["bench", "extract"] + arguments)
     }
 
     @Test func badArgumentsAreRefusedWithAReason() throws {

@@ -6,30 +6,10 @@ import Testing
 /// `twin extract` end to end: the built `twin` executable sits next to the test bundle.
 @Suite("Crawl: twin extract CLI")
 struct CrawlExtractCLITests {
-    struct Run {
-        var status: Int32
-        var output: String
-        var errors: String
-    }
+    typealias Run = CLIRun
 
     static func twin(_ arguments: [String]) throws -> Run {
-        let folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let binary = folder.appendingPathComponent("twin")
-        try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build the twin product first")
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["extract"] + arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(
-            status: process.terminationStatus, output: String(decoding: out, as: UTF8.self),
-            errors: String(decoding: err, as: UTF8.self))
+        try CLIProcess.run(try CLIProcess.binary("twin"), ["extract"] + arguments)
     }
 
     static func temporaryFile(_ name: String, _ data: Data) throws -> String {

@@ -6,36 +6,13 @@ import Testing
 /// `twin crawl` and `twin warehouse` end to end: the built `twin` executable sits next to the test bundle.
 @Suite("Crawl: twin crawl and twin warehouse CLI", .serialized)
 struct CrawlJobCLITests {
-    struct Run {
-        var status: Int32
-        var output: String
-        var errors: String
-    }
+    typealias Run = CLIRun
 
     /// Runs `twin` with the test's queue namespace, off the cooperative pool.
     static func twin(_ arguments: [String], prefix: String? = nil) async throws -> Run {
-        let folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let binary = folder.appendingPathComponent("twin")
-        try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build the twin product first")
-        return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                let process = Process()
-                process.executableURL = binary
-                process.arguments = arguments
-                var environment = ProcessInfo.processInfo.environment
-                if let prefix { environment["TWIN_QUEUE_PREFIX"] = prefix }
-                process.environment = environment
-                let output = Pipe(), errors = Pipe()
-                process.standardOutput = output
-                process.standardError = errors
-                do { try process.run() } catch { continuation.resume(throwing: error); return }
-                let out = output.fileHandleForReading.readDataToEndOfFile()
-                let err = errors.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                continuation.resume(returning: Run(status: process.terminationStatus, output: String(decoding: out, as: UTF8.self),
-                                                   errors: String(decoding: err, as: UTF8.self)))
-            }
-        }
+        var environment = ProcessInfo.processInfo.environment
+        if let prefix { environment["TWIN_QUEUE_PREFIX"] = prefix }
+        return try await CLIProcess.runDetached(try CLIProcess.binary("twin"), arguments, environment: environment)
     }
 
     @Test func crawlPrintsTheStoredDocumentAsJSON() async throws {

@@ -7,11 +7,7 @@ import Testing
 /// checkpoint on the same trajectory.
 @Suite(.serialized)
 struct TrainingCLITests {
-    struct Run {
-        var status: Int32
-        var output: String
-        var errors: String
-    }
+    typealias Run = CLIRun
 
     static func environment(prefix: String, objects: String) -> [String: String] {
         var env = ProcessInfo.processInfo.environment
@@ -23,25 +19,8 @@ struct TrainingCLITests {
 
     /// Runs `twin` off the cooperative pool.
     static func twin(_ arguments: [String], prefix: String, objects: String) async throws -> Run {
-        let binary = WorkerProcessTests.binDirectory.appendingPathComponent("twin")
-        try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build the twin product first")
-        return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                let process = Process()
-                process.executableURL = binary
-                process.arguments = arguments
-                process.environment = Self.environment(prefix: prefix, objects: objects)
-                let output = Pipe(), errors = Pipe()
-                process.standardOutput = output
-                process.standardError = errors
-                do { try process.run() } catch { continuation.resume(throwing: error); return }
-                let out = output.fileHandleForReading.readDataToEndOfFile()
-                let err = errors.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                continuation.resume(returning: Run(status: process.terminationStatus, output: String(decoding: out, as: UTF8.self),
-                                                   errors: String(decoding: err, as: UTF8.self)))
-            }
-        }
+        try await CLIProcess.runDetached(try CLIProcess.binary("twin", in: WorkerProcessTests.binDirectory), arguments,
+                                         environment: Self.environment(prefix: prefix, objects: objects))
     }
 
     static func folder() throws -> URL {
