@@ -13,21 +13,27 @@ struct DecoderAdapterTests {
         var merged: String { directory.appendingPathComponent("merged-q8_0.gguf").path }
     }
 
-    static let exported: Result<Exported, Error> = Result {
+    /// Makes the files in a fresh temporary directory; the caller removes it (about 300 MB).
+    static func export() throws -> Exported {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("twin-adapter-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let e = Exported(directory: dir)
-        let source = try GGUFFile(path: TestModels.smolLMPath)
-        let tokenizer = GGUFExport.tokenizerMetadata(from: source)
-        // The base is re-exported as Q8_0 first so both sides start from the same Q8_0 embedding: the merged
-        // export re-quantises every matrix (embedding included) to Q8_0, which is idempotent on Q8_0 values
-        // but not on the original Q4_1 ones.
-        try GGUFExport.write(LlamaTrainParameters(gguf: source), type: .q8_0, metadata: tokenizer, to: URL(fileURLWithPath: e.baseQ8))
-        let model = try LlamaTrainModel(gguf: GGUFFile(path: e.baseQ8), mode: .lora(LoRAConfig(rank: 8, alpha: 16)),
-                                        capacity: TrainCapacity(maxTokens: 8, maxSegmentLength: 8))
-        TrainingFixtures.randomiseAdapters(model, seed: 7, std: 0.05)
-        try PEFTExport.write(model: model, baseModel: "HuggingFaceTB/SmolLM2-135M-Instruct", to: URL(fileURLWithPath: e.adapter))
-        try GGUFExport.write(model.mergedParameters(), type: .q8_0, metadata: tokenizer, to: URL(fileURLWithPath: e.merged))
+        do {
+            let source = try GGUFFile(path: TestModels.smolLMPath)
+            let tokenizer = GGUFExport.tokenizerMetadata(from: source)
+            // The base is re-exported as Q8_0 first so both sides start from the same Q8_0 embedding: the merged
+            // export re-quantises every matrix (embedding included) to Q8_0, which is idempotent on Q8_0 values
+            // but not on the original Q4_1 ones.
+            try GGUFExport.write(LlamaTrainParameters(gguf: source), type: .q8_0, metadata: tokenizer, to: URL(fileURLWithPath: e.baseQ8))
+            let model = try LlamaTrainModel(gguf: GGUFFile(path: e.baseQ8), mode: .lora(LoRAConfig(rank: 8, alpha: 16)),
+                                            capacity: TrainCapacity(maxTokens: 8, maxSegmentLength: 8))
+            TrainingFixtures.randomiseAdapters(model, seed: 7, std: 0.05)
+            try PEFTExport.write(model: model, baseModel: "HuggingFaceTB/SmolLM2-135M-Instruct", to: URL(fileURLWithPath: e.adapter))
+            try GGUFExport.write(model.mergedParameters(), type: .q8_0, metadata: tokenizer, to: URL(fileURLWithPath: e.merged))
+        } catch {
+            try? FileManager.default.removeItem(at: dir)
+            throw error
+        }
         return e
     }
 
@@ -58,7 +64,8 @@ struct DecoderAdapterTests {
 
     @Test(.enabled(if: FileManager.default.fileExists(atPath: TestModels.smolLMPath)))
     func loadTimeAdapterEqualsTheMergedQ8Export() throws {
-        let e = try Self.exported.get()
+        let e = try Self.export()
+        defer { try? FileManager.default.removeItem(at: e.directory) }
         let adapted = try LlamaModel(path: e.baseQ8, adapterDirectory: e.adapter)
         let merged = try LlamaModel(path: e.merged)
         let base = try LlamaModel(path: e.baseQ8)
@@ -81,7 +88,8 @@ struct DecoderAdapterTests {
 
     @Test(.enabled(if: FileManager.default.fileExists(atPath: TestModels.smolLMPath)))
     func adapterOverTheQ4ModelMergesTargetsToQ8AndLeavesTheRest() throws {
-        let e = try Self.exported.get()
+        let e = try Self.export()
+        defer { try? FileManager.default.removeItem(at: e.directory) }
         let adapted = try LlamaModel(path: TestModels.smolLMPath, adapterDirectory: e.adapter)
         let plain = try LlamaModel(path: TestModels.smolLMPath)
         #expect(adapted.weights.layers.flatMap(\.matrices).allSatisfy { $0.tensor.type == .q8_0 })

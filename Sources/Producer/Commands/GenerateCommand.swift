@@ -4,7 +4,7 @@ import Foundation
 import Neural
 
 /// `twin generate`: local text generation with the GGUF decoder, streamed to stdout.
-struct GenerateCommand: ParsableCommand {
+struct GenerateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate", abstract: "Generate text with the local decoder model (streams to stdout).")
 
@@ -43,7 +43,12 @@ struct GenerateCommand: ParsableCommand {
     @Flag(help: "Print one JSON object with text, token counts and timings instead of streaming.")
     var json = false
 
-    func run() throws {
+    /// Through `guarded`, so errors exit as the README says (2 for invalid input such as a bad `--adapter`).
+    func run() async throws {
+        try await guarded { try generate() }
+    }
+
+    private func generate() throws {
         guard threads >= 1 else { throw TwinError.invalidInput("--threads must be ≥ 1, got \(threads)") }
         guard context >= 16 else { throw TwinError.invalidInput("--context must be ≥ 16, got \(context)") }
         var params = SamplingParameters()
