@@ -17,10 +17,24 @@ public final class LlamaModel: Sendable {
     let ropeThetaScale: Float
 
     /// Loads the model at `path`; throws a `GGUFError` naming the file for anything unreadable or unsupported.
-    public init(path: String) throws(GGUFError) {
+    public convenience init(path: String) throws(GGUFError) {
         let file = try GGUFFile(path: path)
+        try self.init(file: file, weights: LlamaWeights(gguf: file))
+    }
+
+    /// Loads the model at `path` with the PEFT LoRA adapter in `adapterDirectory` folded into its weights
+    /// (see `LlamaAdapter`); throws a `GGUFError` for the model file, a `LlamaAdapterError` for the adapter.
+    public convenience init(path: String, adapterDirectory: String) throws {
+        let file = try GGUFFile(path: path)
+        let base = try LlamaWeights(gguf: file)
+        let adapter = try LlamaAdapter(directory: adapterDirectory)
+        try self.init(file: file, weights: adapter.merged(into: base))
+    }
+
+    private init(file: GGUFFile, weights: LlamaWeights) throws(GGUFError) {
+        let path = file.path
         self.file = file
-        weights = try LlamaWeights(gguf: file)
+        self.weights = weights
         config = weights.config
         tokenizer = try BPETokenizer(gguf: file)
         guard tokenizer.vocabularySize == config.vocabSize else {

@@ -42,6 +42,20 @@ public struct LlamaWeights: Sendable {
     public let output: GGUFTensor
     /// The blocks, in order.
     public let layers: [LlamaLayerWeights]
+    /// Owned buffers behind tensors that are not in the mapping (adapter-merged matrices); empty for a
+    /// plain load. Kept here so those tensors' pointers live exactly as long as the weights.
+    let ownedStorage: [OwnedTensorBytes]
+
+    /// Weights from parts (used by `LlamaAdapter.merged(into:)`).
+    init(config: LlamaConfig, tokenEmbedding: GGUFTensor, outputNorm: [Float], output: GGUFTensor,
+         layers: [LlamaLayerWeights], ownedStorage: [OwnedTensorBytes]) {
+        self.config = config
+        self.tokenEmbedding = tokenEmbedding
+        self.outputNorm = outputNorm
+        self.output = output
+        self.layers = layers
+        self.ownedStorage = ownedStorage
+    }
 
     /// Collects and checks every tensor of a llama model; throws on a missing tensor, a wrong shape or
     /// an unsupported quantisation.
@@ -82,5 +96,6 @@ public struct LlamaWeights: Sendable {
                 down: try matrix(p + "ffn_down.weight", rows: c.modelDim, columns: c.ffnDim)))
         }
         self.layers = layers
+        ownedStorage = []
     }
 }

@@ -4,12 +4,14 @@ import Foundation
 import Neural
 
 /// `twin generate`: local text generation with the GGUF decoder, streamed to stdout.
-struct GenerateCommand: ParsableCommand {
+struct GenerateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate", abstract: "Generate text with the local decoder model (streams to stdout).")
 
     @Option(help: "Model file, or a name inside the models directory (default: SmolLM2-135M-Instruct.Q4_1.gguf).")
     var model: String?
+    @Option(help: "PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) folded into the model at load time.")
+    var adapter: String?
     @Option(help: "System prompt (default: the model's own).")
     var system: String?
     @Option(help: "The user prompt.")
@@ -41,7 +43,12 @@ struct GenerateCommand: ParsableCommand {
     @Flag(help: "Print one JSON object with text, token counts and timings instead of streaming.")
     var json = false
 
-    func run() throws {
+    /// Through `guarded`, so errors exit as the README says (2 for invalid input such as a bad `--adapter`).
+    func run() async throws {
+        try await guarded { try generate() }
+    }
+
+    private func generate() throws {
         guard threads >= 1 else { throw TwinError.invalidInput("--threads must be ≥ 1, got \(threads)") }
         guard context >= 16 else { throw TwinError.invalidInput("--context must be ≥ 16, got \(context)") }
         var params = SamplingParameters()
@@ -57,7 +64,7 @@ struct GenerateCommand: ParsableCommand {
 
         let config = try TwinConfiguration.load()
         let path = try DecoderModelResolver.path(for: model, modelsDirectory: config.modelsDirectory)
-        let llama = try DecoderModelResolver.load(path: path)
+        let llama = try adapter.map { try loadAdapted(path: path, adapterDirectory: $0) } ?? DecoderModelResolver.load(path: path)
         BLAS.setThreads(1)  // the decoder splits work over its own threads
         let generator = LlamaGenerator(model: llama, contextLength: context, threads: threads)
         let tokens: [Int]
@@ -95,6 +102,18 @@ struct GenerateCommand: ParsableCommand {
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
             print()
+        }
+    }
+
+    /// Loads the model with the adapter folded in: an adapter that is missing, malformed or does not fit the
+    /// model is invalid input; a bad model file is a model error, as for a plain load.
+    private func loadAdapted(path: String, adapterDirectory: String) throws -> LlamaModel {
+        do {
+            return try LlamaModel(path: path, adapterDirectory: adapterDirectory)
+        } catch let error as LlamaAdapterError {
+            throw TwinError.invalidInput("--adapter: \(error.message)")
+        } catch let error as GGUFError {
+            throw TwinError.model("cannot load decoder model: \(error.message)")
         }
     }
 
