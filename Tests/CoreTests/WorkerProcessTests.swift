@@ -26,9 +26,11 @@ import Testing
 
     @Test func killNineOfAWorkerLosesNoJobAndCommitsEachResultOnce() async throws {
         let env = try await TestEnvironment(lease: .seconds(1))
-        let ids = try await env.queue.enqueue((0..<300).map { _ in JobSpec(kind: "sleep", payload: #"{"ms":40}"#, queue: "chaos", maxAttempts: 10) })
+        let ids = try await env.queue.enqueue((0..<300).map { _ in JobSpec(kind: "sleep", payload: #"{"ms":150}"#, queue: "chaos", maxAttempts: 10) })
         let first = try Self.startWorker(prefix: env.prefix, queue: "chaos", lease: 1)
-        // Kill it while it holds leased work (however slowly it started on a loaded machine).
+        // Kill it while it holds leased work (however slowly it started on a loaded machine). 300 jobs of
+        // 150 ms at concurrency 16 keep work leased for ~3 s, so a poll delayed by a busy test machine
+        // still finds it (with 40 ms jobs a starved poll once found the queue already drained).
         let deadline = ContinuousClock.now + .seconds(30)
         while try await env.redisCommand("ZCARD", "\(env.prefix):inflight").int ?? 0 == 0, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))

@@ -20,7 +20,8 @@ enum CLIProcess {
         return url
     }
 
-    /// Runs `binary` to its end. Blocking; stderr is drained on another thread so that neither pipe can
+    /// Runs `binary` to its end. Blocking — tests call `runDetached`, since a blocked cooperative-pool
+    /// thread (two on this machine) starves every other test running meanwhile. Stderr is drained on another thread so that neither pipe can
     /// fill up and stall the child while the other is being read.
     static func run(_ binary: URL, _ arguments: [String], environment: [String: String]? = nil) throws -> CLIRun {
         let process = Process()
@@ -47,7 +48,7 @@ enum CLIProcess {
         var data = Data()
     }
 
-    /// `run` off the cooperative pool, for async tests that run a worker meanwhile.
+    /// `run` off the cooperative pool.
     static func runDetached(_ binary: URL, _ arguments: [String], environment: [String: String]? = nil) async throws -> CLIRun {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
