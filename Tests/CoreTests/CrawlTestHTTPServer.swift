@@ -165,6 +165,9 @@ final class CrawlTestHTTPServer: Sendable {
                 if path == "/slow":
                     time.sleep(3)
                     return self.send(200, PAGE)
+                if path == "/very-slow":
+                    time.sleep(20)
+                    return self.send(200, PAGE)
                 if path == "/image":
                     return self.send(200, b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "image/png")
                 if path == "/etag":
