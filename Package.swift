@@ -1,7 +1,8 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// Dependency direction: executables → Core → Neural and the C shims. Neural imports nothing of ours.
+// Dependency direction: executables → Core → Neural and the C shims. Neural imports only NeuralVNNI (its
+// run-time-dispatched AVX-512 kernels), which imports nothing.
 let package = Package(
     name: "Twin",
     platforms: [.macOS(.v15)],
@@ -27,9 +28,19 @@ let package = Package(
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl"), .linkedLibrary("z")]),  // z: gunzip of saved pages
 
+        // The decoder's AVX-512 VNNI loops, compiled for the earliest VNNI target; Neural calls them only
+        // after checking the CPU at run time, so the binaries still run on any AVX2 CPU.
+        .target(
+            name: "NeuralVNNI",
+            swiftSettings: [
+                .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+                .unsafeFlags(["-target-cpu", "cascadelake"], .when(platforms: [.linux], configuration: .release)),
+                .define("NEURAL_VNNI", .when(platforms: [.linux], configuration: .release)),
+            ]
+        ),
         .target(
             name: "Neural",
-            dependencies: ["COpenBLAS", .product(name: "Numerics", package: "swift-numerics")],
+            dependencies: ["COpenBLAS", "NeuralVNNI", .product(name: "Numerics", package: "swift-numerics")],
             swiftSettings: [
                 .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
                 // AVX2/FMA (x86-64 Linux, the deployment target): the decoder's quantised kernels run 3.8×

@@ -22,7 +22,6 @@ public final class LlamaEngine: @unchecked Sendable {
     private let x, xn, q, k, v, att, proj, gate, up: UnsafeMutablePointer<Float>
     private let ropeTable: UnsafeMutablePointer<Float>
     private let queryHalf: UnsafeMutablePointer<Float>
-    private let slotScratch: UnsafeMutablePointer<Float>
     private let scores: UnsafeMutablePointer<Float>
     private let scoresStride: Int
     private let actModel: QuantActivations
@@ -54,9 +53,9 @@ public final class LlamaEngine: @unchecked Sendable {
         up = .allocate(capacity: maxRows * c.ffnDim)
         ropeTable = .allocate(capacity: maxRows * c.headDim)
         queryHalf = .allocate(capacity: maxRows * d)
-        slotScratch = .allocate(capacity: self.threads * AttentionOrder.single.slots * c.headDim)
-        scoresStride = maxContext
-        scores = .allocate(capacity: maxRows * c.headCount * maxContext)
+        // Rows of scores are read in whole chunks of 16 (lanes past the count masked).
+        scoresStride = (maxContext + 63) / 64 * 64
+        scores = .allocate(capacity: maxRows * c.headCount * scoresStride + 64)
         actModel = QuantActivations(columns: d, capacity: maxRows)
         actFFN = QuantActivations(columns: c.ffnDim, capacity: maxRows)
         maxLogitRows = maxRows
@@ -64,7 +63,7 @@ public final class LlamaEngine: @unchecked Sendable {
     }
 
     deinit {
-        for p in [x, xn, q, k, v, att, proj, gate, up, ropeTable, queryHalf, slotScratch, scores, logits] { p.deallocate() }
+        for p in [x, xn, q, k, v, att, proj, gate, up, ropeTable, queryHalf, scores, logits] { p.deallocate() }
     }
 
     /// One row of a batch: the token at `position` of the sequence whose cache is `cache`.
@@ -155,13 +154,18 @@ public final class LlamaEngine: @unchecked Sendable {
             DecoderKernels.rope(q + i * d, heads: c.headCount, headDim: hd, cache: angles)
             DecoderKernels.rope(k + i * kvDim, heads: c.kvHeadCount, headDim: hd, cache: angles)
             // llama.cpp keeps K and V in an f16 cache and converts the query to f16 for the K·q product.
-            let kc = row.cache.key(layer: layer, position: row.position)
-            let vc = row.cache.value(layer: layer, position: row.position)
-            for j in 0..<kvDim {
-                kc[j] = Quant.roundToHalf(k[i * kvDim + j])
-                vc[j] = Quant.roundToHalf(v[i * kvDim + j])
+            row.cache.store(layer: layer, position: row.position, keys: k + i * kvDim, values: v + i * kvDim)
+            let qr = UnsafeMutableRawPointer(queryHalf + i * d), qs = UnsafeRawPointer(q + i * d)
+            var j = 0
+            while j + 8 <= d {
+                let h = SIMD8<Float16>(qs.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self))
+                qr.storeBytes(of: SIMD8<Float>(h), toByteOffset: j * 4, as: SIMD8<Float>.self)
+                j += 8
             }
-            for j in 0..<d { queryHalf[i * d + j] = Quant.roundToHalf(q[i * d + j]) }
+            while j < d {
+                queryHalf[i * d + j] = Float(Float16(q[i * d + j]))
+                j += 1
+            }
         }
 
         attention(layer, rows, order)
@@ -182,42 +186,78 @@ public final class LlamaEngine: @unchecked Sendable {
     }
 
     /// Causal attention of every row over its own sequence's cache, positions 0...row.position.
+    ///
+    /// Three parallel phases, each dealing its units round-robin over the threads (under a causal mask
+    /// later rows cost more, so contiguous chunks would leave one thread with most of a prefill):
+    /// scores (row, KV head, block of 64 positions; the key rows are read once for the query heads that
+    /// share them), softmax (row, head), and the V product (row, KV head, 16 output dimensions). A decode
+    /// step thus splits evenly over two threads although 9 heads do not.
     private func attention(_ layer: Int, _ rows: [Row], _ order: AttentionOrder) {
         let c = config
         let d = c.modelDim, hd = c.headDim
         let group = c.headCount / c.kvHeadCount
+        let kvHeads = c.kvHeadCount
         let scale = 1 / Float(hd).squareRoot()
         let heads = c.headCount
-        let q = queryHalf, att = att, scores = scores, stride = scoresStride, slotScratch = slotScratch
-        let work = rows.count * heads
+        let q = queryHalf, att = att, scores = scores, stride = scoresStride
         let totalPositions = rows.reduce(0) { $0 + $1.position + 1 }
+        let parts = totalPositions * heads > 512 ? threads : 1
+        let dimBlocks = (hd + 15) / 16
         rows.withUnsafeBufferPointer { rowsBuffer in
-            // Items are dealt out round-robin: under a causal mask later rows cost more, so contiguous
-            // chunks would leave one thread with most of a prefill's attention.
-            let parts = totalPositions * heads > 512 ? min(threads, work) : 1
+            let n = rowsBuffer.count
+            // Scores: s[j] = (q_h · k_j) · scale for the heads h of KV head g.
             DecoderParallel.forChunks(parts, threads: parts, pool: pool) { range in
                 for part in range {
-                    let slots = slotScratch + part * AttentionOrder.single.slots * hd
-                    var item = part
-                    while item < work {
-                        let i = item / heads, h = item % heads
+                    var unit = 0
+                    for i in 0..<n {
                         let row = rowsBuffer[i]
-                        let g = h / group
-                        let qh = q + i * d + h * hd
-                        let s = scores + item * stride
                         let len = row.position + 1
-                        for j in 0..<len {
-                            s[j] = DecoderAttention.dot(qh, row.cache.key(layer: layer, position: j) + g * hd, n: hd, order: order) * scale
+                        let blocks = (len + 63) / 64
+                        for g in 0..<kvHeads {
+                            let keys = row.cache.keyRows(layer: layer, head: g)
+                            for b in 0..<blocks {
+                                defer { unit += 1 }
+                                guard unit % parts == part else { continue }
+                                for j in (b * 64)..<min(len, b * 64 + 64) {
+                                    let k = UnsafePointer(keys + j * hd)
+                                    for h in (g * group)..<(g * group + group) {
+                                        scores[(i * heads + h) * stride + j] = DecoderAttention.dot(q + i * d + h * hd, k, n: hd, order: order) * scale
+                                    }
+                                }
+                            }
                         }
-                        DecoderAttention.softmax(s, n: len)
-                        // The probabilities enter the V product as f16, as in llama.cpp's kq·V matmul.
-                        for j in 0..<len { s[j] = Quant.roundToHalf(s[j]) }
-                        let cache = row.cache
-                        DecoderAttention.weightedSum(
-                            s, count: len, hd: hd, order: order,
-                            value: { UnsafePointer(cache.value(layer: layer, position: $0) + g * hd) },
-                            slotsScratch: slots, into: att + i * d + h * hd)
+                    }
+                }
+            }
+            // Softmax per (row, head); probabilities rounded to f16.
+            DecoderParallel.forChunks(parts, threads: parts, pool: pool) { range in
+                for part in range {
+                    var item = part
+                    while item < n * heads {
+                        DecoderAttention.softmax(scores + item * stride, n: rowsBuffer[item / heads].position + 1)
                         item += parts
+                    }
+                }
+            }
+            // out[e] = Σ_j p_j · v_j[e], 16 dimensions of one KV head's query heads per unit.
+            DecoderParallel.forChunks(parts, threads: parts, pool: pool) { range in
+                for part in range {
+                    var unit = part
+                    while unit < n * kvHeads * dimBlocks {
+                        let i = unit / (kvHeads * dimBlocks)
+                        let g = (unit / dimBlocks) % kvHeads
+                        let e0 = (unit % dimBlocks) * 16
+                        let row = rowsBuffer[i]
+                        let len = row.position + 1
+                        let values = UnsafePointer(row.cache.valueRows(layer: layer, head: g))
+                        let capacity = row.cache.capacity
+                        for e in e0..<min(hd, e0 + 16) {
+                            let v = values + e * capacity
+                            for h in (g * group)..<(g * group + group) {
+                                att[i * d + h * hd + e] = DecoderAttention.weightedSum(scores + (i * heads + h) * stride, v, count: len, order: order)
+                            }
+                        }
+                        unit += parts
                     }
                 }
             }

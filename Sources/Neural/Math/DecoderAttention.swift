@@ -1,3 +1,7 @@
+#if NEURAL_AVX2
+import _Builtin_intrinsics.intel
+#endif
+
 /// The summation orders of llama.cpp's two f16 matrix-product kernels on x86 (AVX-512 build), used for
 /// the attention products K·q and V·p so that our scores and attention outputs equal its bit for bit.
 ///
@@ -33,19 +37,21 @@ enum DecoderAttention {
         return (t6[0] + t6[2]) + (t6[1] + t6[3])
     }
 
-    /// Σ a[i]·b[i] over one head (`n` a multiple of 16) in the given order.
+    /// Σ q[i]·k[i] over one head (`n` a multiple of 16) in the given order; `k` is a half-precision key
+    /// row of the cache, `q` holds values exactly representable in f16, so every product is exact.
     @inline(__always)
-    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, n: Int, order: AttentionOrder) -> Float {
-        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-        @inline(__always) func load(_ p: UnsafeRawPointer, _ i: Int) -> SIMD16<Float> {
-            i < n ? p.loadUnaligned(fromByteOffset: i &* 4, as: SIMD16<Float>.self) : .zero
+    static func dot(_ q: UnsafePointer<Float>, _ k: UnsafePointer<Float16>, n: Int, order: AttentionOrder) -> Float {
+        let rq = UnsafeRawPointer(q)
+        @inline(__always) func loadQ(_ i: Int) -> SIMD16<Float> {
+            i < n ? rq.loadUnaligned(fromByteOffset: i &* 4, as: SIMD16<Float>.self) : .zero
         }
+        @inline(__always) func loadK(_ i: Int) -> SIMD16<Float> { i < n ? halves(k + i) : .zero }
         switch order {
         case .batch:
             var acc = SIMD16<Float>.zero
             var i = 0
             while i < n {
-                acc = acc.addingProduct(load(ra, i), load(rb, i))
+                acc = acc.addingProduct(loadQ(i), loadK(i))
                 i &+= 16
             }
             return reduce16(acc)
@@ -53,72 +59,115 @@ enum DecoderAttention {
             var s0 = SIMD16<Float>.zero, s1 = SIMD16<Float>.zero, s2 = SIMD16<Float>.zero, s3 = SIMD16<Float>.zero
             var i = 0
             while i < n {
-                s0 = s0.addingProduct(load(ra, i), load(rb, i))
-                s1 = s1.addingProduct(load(ra, i &+ 16), load(rb, i &+ 16))
-                s2 = s2.addingProduct(load(ra, i &+ 32), load(rb, i &+ 32))
-                s3 = s3.addingProduct(load(ra, i &+ 48), load(rb, i &+ 48))
+                s0 = s0.addingProduct(loadQ(i), loadK(i))
+                s1 = s1.addingProduct(loadQ(i &+ 16), loadK(i &+ 16))
+                s2 = s2.addingProduct(loadQ(i &+ 32), loadK(i &+ 32))
+                s3 = s3.addingProduct(loadQ(i &+ 48), loadK(i &+ 48))
                 i &+= 64
             }
             return reduce16((s0 + s2) + (s1 + s3))
         }
     }
 
-    /// out[e] = Σ_j p[j]·v_j[e] for j in 0..<count, e in 0..<hd (a multiple of 8), where v_j = value(j);
-    /// the sum over j follows `order` (position j goes to slot j mod slots). `slotsScratch` holds
-    /// slots × hd floats.
+    /// Σ_j p[j]·v[j] for j in 0..<count: one output dimension of the attention, `v` that dimension's row
+    /// of the transposed value cache. The sum over j follows `order` (position j accumulates into slot
+    /// j mod slots with fused multiply-adds; the slots are then combined as llama.cpp combines them).
+    /// Reads up to `count` rounded up to a whole chunk of `p` and `v` (lanes past `count` are masked to 0).
     @inline(__always)
-    static func weightedSum(
-        _ p: UnsafePointer<Float>, count: Int, hd: Int, order: AttentionOrder,
-        value: (Int) -> UnsafePointer<Float>, slotsScratch acc: UnsafeMutablePointer<Float>,
-        into out: UnsafeMutablePointer<Float>
-    ) {
-        let slots = order.slots
-        let used = min(slots, count)
-        for i in 0..<(used &* hd) { acc[i] = 0 }
-        for j in 0..<count {
-            let row = acc + (j % slots) &* hd
-            let v = value(j)
-            let w = p[j]
-            for e in 0..<hd { row[e] = row[e].addingProduct(w, v[e]) }
-        }
-        // Slots never written are zeros; read them as such without clearing all 64 × hd floats.
-        @inline(__always) func slot(_ s: Int, _ e: Int) -> Float { s < used ? acc[s &* hd &+ e] : 0 }
-        for e in 0..<hd {
-            var lanes = SIMD16<Float>()
-            switch order {
-            case .batch:
-                for l in 0..<16 { lanes[l] = slot(l, e) }
-            case .single:
-                for l in 0..<16 {
-                    lanes[l] = (slot(l, e) + slot(l &+ 32, e)) + (slot(l &+ 16, e) + slot(l &+ 48, e))
-                }
+    static func weightedSum(_ p: UnsafePointer<Float>, _ v: UnsafePointer<Float16>, count: Int, order: AttentionOrder) -> Float {
+        let rp = UnsafeRawPointer(p)
+        let lane = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        @inline(__always) func product(_ j: Int, _ acc: SIMD16<Float>) -> SIMD16<Float> {
+            let left = count &- j
+            if left >= 16 {
+                return acc.addingProduct(rp.loadUnaligned(fromByteOffset: j &* 4, as: SIMD16<Float>.self), halves(v + j))
             }
-            out[e] = reduce16(lanes)
+            if left <= 0 { return acc }
+            let outside = lane .>= SIMD16<Int32>(repeating: Int32(left))
+            let pv = rp.loadUnaligned(fromByteOffset: j &* 4, as: SIMD16<Float>.self).replacing(with: 0, where: outside)
+            let vv = halves(v + j).replacing(with: 0, where: outside)
+            return acc.addingProduct(pv, vv)
         }
+        switch order {
+        case .batch:
+            var acc = SIMD16<Float>.zero
+            var j = 0
+            while j < count {
+                acc = product(j, acc)
+                j &+= 16
+            }
+            return reduce16(acc)
+        case .single:
+            var s0 = SIMD16<Float>.zero, s1 = SIMD16<Float>.zero, s2 = SIMD16<Float>.zero, s3 = SIMD16<Float>.zero
+            var j = 0
+            while j < count {
+                s0 = product(j, s0)
+                s1 = product(j &+ 16, s1)
+                s2 = product(j &+ 32, s2)
+                s3 = product(j &+ 48, s3)
+                j &+= 64
+            }
+            return reduce16((s0 + s2) + (s1 + s3))
+        }
+    }
+
+    /// 16 half-precision values as floats (two 8-wide conversions: one instruction each with F16C).
+    @inline(__always)
+    static func halves(_ p: UnsafePointer<Float16>) -> SIMD16<Float> {
+        let r = UnsafeRawPointer(p)
+        #if NEURAL_AVX2
+        // The generic SIMD conversion is not inlined; the F16C intrinsic is one instruction.
+        let lo = _mm256_cvtph_ps(unsafeBitCast(r.loadUnaligned(as: SIMD8<UInt16>.self), to: __m128i.self))
+        let hi = _mm256_cvtph_ps(unsafeBitCast(r.loadUnaligned(fromByteOffset: 16, as: SIMD8<UInt16>.self), to: __m128i.self))
+        return SIMD16(lowHalf: lo, highHalf: hi)
+        #else
+        return SIMD16(lowHalf: SIMD8<Float>(r.loadUnaligned(as: SIMD8<Float16>.self)),
+                      highHalf: SIMD8<Float>(r.loadUnaligned(fromByteOffset: 16, as: SIMD8<Float16>.self)))
+        #endif
     }
 }
 
 extension DecoderAttention {
     /// x ← softmax(x) over `n` scores the way ggml's soft_max sums them: exponentials in blocks of 16
     /// (the masked tail of llama.cpp's padded row adds zeros), each block reduced as `reduce16`, the
-    /// block sums added in double; then every value times Float(1 / sum). Exponentials as llama.cpp's.
+    /// block sums added in double; then every value times Float(1 / sum), rounded to half precision
+    /// (the probabilities enter the V product as f16, as in llama.cpp's kq·V matmul). Exponentials as
+    /// llama.cpp's, eight at a time.
     @inline(__always)
     static func softmax(_ x: UnsafeMutablePointer<Float>, n: Int) {
         var m = -Float.infinity
         for i in 0..<n { m = max(m, x[i]) }
+        let raw = UnsafeMutableRawPointer(x)
+        let mv = SIMD8<Float>(repeating: m)
         var sum: Double = 0
         var i = 0
-        while i < n {
+        while i &+ 16 <= n {
+            let lo = DecoderExp.exp(raw.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self) - mv)
+            let hi = DecoderExp.exp(raw.loadUnaligned(fromByteOffset: (i &+ 8) &* 4, as: SIMD8<Float>.self) - mv)
+            raw.storeBytes(of: lo, toByteOffset: i &* 4, as: SIMD8<Float>.self)
+            raw.storeBytes(of: hi, toByteOffset: (i &+ 8) &* 4, as: SIMD8<Float>.self)
+            sum += Double(reduce16(SIMD16(lowHalf: lo, highHalf: hi)))
+            i &+= 16
+        }
+        if i < n {
             var block = SIMD16<Float>.zero
-            for l in 0..<min(16, n &- i) {
+            for l in 0..<(n &- i) {
                 let e = DecoderExp.exp(x[i &+ l] - m)
                 x[i &+ l] = e
                 block[l] = e
             }
             sum += Double(reduce16(block))
-            i &+= 16
         }
-        let inv = Float(1 / sum)
-        for i in 0..<n { x[i] *= inv }
+        let inv = SIMD8<Float>(repeating: Float(1 / sum))
+        i = 0
+        while i &+ 8 <= n {
+            let p = raw.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self) * inv
+            raw.storeBytes(of: SIMD8<Float>(SIMD8<Float16>(p)), toByteOffset: i &* 4, as: SIMD8<Float>.self)
+            i &+= 8
+        }
+        while i < n {
+            x[i] = Float(Float16(x[i] * inv[0]))
+            i &+= 1
+        }
     }
 }

@@ -44,8 +44,17 @@ enum DecoderKernels {
     /// gate ← silu(gate) · up over `n` values (SwiGLU, with llama.cpp's exponential).
     @inline(__always)
     static func swiglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, n: Int) {
-        for i in 0..<n {
+        let g = UnsafeMutableRawPointer(gate), u = UnsafeRawPointer(up)
+        var i = 0
+        while i &+ 8 <= n {
+            let x = g.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+            let silu = x / (1 + DecoderExp.exp(SIMD8<Float>.zero - x))
+            g.storeBytes(of: silu * u.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self), toByteOffset: i &* 4, as: SIMD8<Float>.self)
+            i &+= 8
+        }
+        while i < n {
             gate[i] = DecoderExp.silu(gate[i]) * up[i]
+            i &+= 1
         }
     }
 }

@@ -1,3 +1,5 @@
+import NeuralVNNI
+
 /// Products of a quantised weight matrix with rows of quantised activations, reading each weight block
 /// once for up to `maxRowsPerPass` activation rows (prefill, single-token decode, continuous batching,
 /// speculative verification all use it).
@@ -13,11 +15,26 @@ enum QuantMatMul {
     /// Rows of activations handled per pass over the weights; larger batches take several passes.
     static let maxRowsPerPass = 8
 
+    /// Which loops run the products: both give bit-identical results.
+    enum Kernels: Sendable {
+        /// `QuantBlockDot` (AVX2 in Linux release builds, portable scalar code elsewhere).
+        case avx2
+        /// NeuralVNNI's AVX-512 VNNI loops for Q4_1 and Q8_0 (Q4_0 stays on `avx2`).
+        case vnni
+
+        /// The fastest the CPU can run.
+        static let best: Kernels = VNNIKernels.isCompiled && CPUFeatures.hasAVX512VNNI ? .vnni : .avx2
+    }
+
     /// y[t·ldy + r] for t in 0..<x.rows, r in rowRange; `weight` is [out, in] of Q4_0, Q4_1 or Q8_0.
     static func multiply(
         _ weight: GGUFTensor, _ x: QuantActivations, rowRange: Range<Int>,
-        into y: UnsafeMutablePointer<Float>, ldy: Int
+        into y: UnsafeMutablePointer<Float>, ldy: Int, kernels: Kernels = .best
     ) {
+        if kernels == .vnni && (weight.type == .q4_1 || weight.type == .q8_0) {
+            QuantBlockDot.vnniRows(weight, x, rowRange, y, ldy)
+            return
+        }
         var t0 = 0
         while t0 < x.rows {
             let n = min(maxRowsPerPass, x.rows - t0)
