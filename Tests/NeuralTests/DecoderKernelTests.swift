@@ -171,7 +171,7 @@ struct DecoderKernelTests {
         counts.initialize(repeating: 0, count: 3)
         for job in 0..<3000 {
             let parts = 1 + job % 3
-            pool.run(parts: parts) { counts[$0] += 1 }
+            pool.run(tasks: parts) { counts[$0] += 1 }
         }
         #expect(counts[0] == 3000 && counts[1] == 2000 && counts[2] == 1000)
         var hits = [Int](repeating: 0, count: 1000)
@@ -182,5 +182,21 @@ struct DecoderKernelTests {
             }
         }
         #expect(hits.allSatisfy { $0 == 1 })
+        // Shares claimed from both ends: each item exactly once, ranges in whole grains but the last.
+        for count in [0, 1, 7, 64, 1001, 40_000] {
+            var seen = [Int](repeating: 0, count: count)
+            let misaligned = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+            misaligned.initialize(to: 0)
+            seen.withUnsafeMutableBufferPointer { h in
+                let base = h.baseAddress!
+                DecoderParallel.forShares(count, grain: 8, pool: pool) { range in
+                    if range.lowerBound % 8 != 0 || (range.upperBound % 8 != 0 && range.upperBound != count) { misaligned.pointee += 1 }
+                    for i in range { base[i] += 1 }
+                }
+            }
+            #expect(seen.allSatisfy { $0 == 1 }, "\(count) items")
+            #expect(misaligned.pointee == 0, "\(count) items: a share not in whole grains")
+            misaligned.deallocate()
+        }
     }
 }

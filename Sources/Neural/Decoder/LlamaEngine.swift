@@ -121,16 +121,28 @@ public final class LlamaEngine: @unchecked Sendable {
         actModel.quantize(xn, rows: m)
         let output = model.weights.output
         let act = actModel, out = logits, vocab = c.vocabSize
-        DecoderParallel.forChunks(vocab, threads: threads, minimumPerThread: 256, pool: pool) { range in
+        DecoderParallel.forShares(vocab, grain: 256, pool: threads > 1 ? pool : nil) { range in
             QuantMatMul.multiply(output, act, rowRange: range, into: out, ldy: vocab)
         }
     }
 
-    /// y[n, out] = x[n, in] · Wᵀ for a quantised W [out, in], the activations already quantised in `act`.
-    private func linear(_ w: GGUFTensor, _ act: QuantActivations, into y: UnsafeMutablePointer<Float>) {
-        let outDim = w.rows
-        DecoderParallel.forChunks(outDim, threads: threads, minimumPerThread: 16, pool: pool) { range in
-            QuantMatMul.multiply(w, act, rowRange: range, into: y, ldy: outDim)
+    /// One matrix product of a parallel section: y[n, out] = x[n, in] · Wᵀ.
+    private typealias Product = (weight: GGUFTensor, y: UnsafeMutablePointer<Float>)
+
+    /// Up to three products sharing the activations in `act`, in one parallel section: the rows of all
+    /// the matrices, taken as one sequence, are shared out from both ends in whole 4-row groups
+    /// (`DecoderParallel.forShares`), so each thread streams through its own stretch of weights and
+    /// both finish together even when one runs slower.
+    private func linear(_ a: Product, _ b: Product? = nil, _ c: Product? = nil, act: QuantActivations) {
+        let ra = a.weight.rows, rb = b?.weight.rows ?? 0, rc = c?.weight.rows ?? 0
+        @inline(__always) func part(_ p: Product, offset: Int, _ range: Range<Int>) {
+            let first = max(range.lowerBound, offset) - offset, last = min(range.upperBound, offset + p.weight.rows) - offset
+            if first < last { QuantMatMul.multiply(p.weight, act, rowRange: first..<last, into: p.y, ldy: p.weight.rows) }
+        }
+        DecoderParallel.forShares(ra + rb + rc, grain: 16, pool: threads > 1 ? pool : nil) { range in
+            part(a, offset: 0, range)
+            if let b { part(b, offset: ra, range) }
+            if let c { part(c, offset: ra + rb, range) }
         }
     }
 
@@ -145,9 +157,7 @@ public final class LlamaEngine: @unchecked Sendable {
         }
         // The three projections share one quantisation of xn.
         actModel.quantize(xn, rows: n)
-        linear(w.query, actModel, into: q)
-        linear(w.key, actModel, into: k)
-        linear(w.value, actModel, into: v)
+        linear((w.query, q), (w.key, k), (w.value, v), act: actModel)
 
         for (i, row) in rows.enumerated() {
             let angles = ropeTable + i * hd
@@ -170,18 +180,17 @@ public final class LlamaEngine: @unchecked Sendable {
 
         attention(layer, rows, order)
         actModel.quantize(att, rows: n)
-        linear(w.output, actModel, into: proj)
+        linear((w.output, proj), act: actModel)
         for i in 0..<(n * d) { x[i] += proj[i] }
 
         for i in 0..<n {
             DecoderKernels.rmsNorm(x + i * d, w.ffnNorm, xn + i * d, n: d, epsilon: c.rmsEpsilon)
         }
         actModel.quantize(xn, rows: n)
-        linear(w.gate, actModel, into: gate)
-        linear(w.up, actModel, into: up)
+        linear((w.gate, gate), (w.up, up), act: actModel)
         for i in 0..<n { DecoderKernels.swiglu(gate + i * ffn, up + i * ffn, n: ffn) }
         actFFN.quantize(gate, rows: n)
-        linear(w.down, actFFN, into: proj)
+        linear((w.down, proj), act: actFFN)
         for i in 0..<(n * d) { x[i] += proj[i] }
     }
 
