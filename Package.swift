@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Dependency direction: executables → Core → Neural and the C shims. Neural imports only NeuralVNNI (its
-// run-time-dispatched AVX-512 kernels), which imports nothing.
+// run-time-dispatched AVX-512 kernels), which imports only the CPrefetch shim.
 let package = Package(
     name: "Twin",
     platforms: [.macOS(.v15)],
@@ -30,8 +30,10 @@ let package = Package(
 
         // The decoder's AVX-512 VNNI loops, compiled for the earliest VNNI target; Neural calls them only
         // after checking the CPU at run time, so the binaries still run on any AVX2 CPU.
+        .target(name: "CPrefetch"),
         .target(
             name: "NeuralVNNI",
+            dependencies: ["CPrefetch"],
             swiftSettings: [
                 .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
                 .unsafeFlags(["-target-cpu", "cascadelake"], .when(platforms: [.linux], configuration: .release)),
