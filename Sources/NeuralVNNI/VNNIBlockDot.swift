@@ -112,6 +112,117 @@ public enum VNNIKernels {
         }
     }
 
+    /// Q4_1 rows × eight activation rows: each weight block decoded once for the eight; the eight rows'
+    /// scales d_w·d_x come from one multiply and their minima m_w·s_x from one fused multiply-add on
+    /// transposed activation scales (`xdT`, `xsT`: [block][8]), lane t being row t's own chain.
+    public static func q4_1Oct(
+        _ base: UnsafeRawPointer, nb: Int, rows: Range<Int>, x: UnsafeRawPointer, columns: Int,
+        xdT: UnsafePointer<Float>, xsT: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, ldy: Int
+    ) {
+        let rowBytes = nb &* 20
+        do {
+            for r in rows {
+                let row = base + r &* rowBytes
+                var a0 = SIMD8<Float>.zero, a1 = SIMD8<Float>.zero, a2 = SIMD8<Float>.zero, a3 = SIMD8<Float>.zero
+                var a4 = SIMD8<Float>.zero, a5 = SIMD8<Float>.zero, a6 = SIMD8<Float>.zero, a7 = SIMD8<Float>.zero
+                var mins = SIMD8<Float>.zero
+                // Two blocks per step: their integer sums for one activation row come from a single
+                // 512-bit vpdpbusd (the row's x blocks are adjacent); the float steps stay per block, in order.
+                var b = 0
+                while b &+ 1 < nb {
+                    let p = row + b &* 20, p1 = p + 20
+                    let w = wide(nibbles(p + 4), nibbles(p1 + 4))
+                    let xb = x + b &* 32
+                    let s0 = SIMD8<Float>(repeating: half(p)) * loadFloats(xdT + b &* 8)
+                    let s1 = SIMD8<Float>(repeating: half(p1)) * loadFloats(xdT + (b &+ 1) &* 8)
+                    mins = fma(SIMD8(repeating: half(p + 2)), loadFloats(xsT + b &* 8), mins)
+                    mins = fma(SIMD8(repeating: half(p1 + 2)), loadFloats(xsT + (b &+ 1) &* 8), mins)
+                    @inline(__always) func step(_ t: Int, _ acc: inout SIMD8<Float>) {
+                        let xy = unsignedBySigned(w, (xb + t &* columns).loadUnaligned(as: SIMD64<Int8>.self))
+                        acc = fma(SIMD8(repeating: s1[t]), xy.highHalf, fma(SIMD8(repeating: s0[t]), xy.lowHalf, acc))
+                    }
+                    step(0, &a0); step(1, &a1); step(2, &a2); step(3, &a3)
+                    step(4, &a4); step(5, &a5); step(6, &a6); step(7, &a7)
+                    b &+= 2
+                }
+                if b < nb {
+                    let p = row + b &* 20
+                    let w = nibbles(p + 4)
+                    let xb = x + b &* 32
+                    let s0 = SIMD8<Float>(repeating: half(p)) * loadFloats(xdT + b &* 8)
+                    mins = fma(SIMD8(repeating: half(p + 2)), loadFloats(xsT + b &* 8), mins)
+                    @inline(__always) func step(_ t: Int, _ acc: inout SIMD8<Float>) {
+                        acc = fma(SIMD8(repeating: s0[t]), unsignedBySigned(w, load32(xb + t &* columns)), acc)
+                    }
+                    step(0, &a0); step(1, &a1); step(2, &a2); step(3, &a3)
+                    step(4, &a4); step(5, &a5); step(6, &a6); step(7, &a7)
+                }
+                y[r] = hsum(a0) + mins[0]
+                y[ldy &+ r] = hsum(a1) + mins[1]
+                y[2 &* ldy &+ r] = hsum(a2) + mins[2]
+                y[3 &* ldy &+ r] = hsum(a3) + mins[3]
+                y[4 &* ldy &+ r] = hsum(a4) + mins[4]
+                y[5 &* ldy &+ r] = hsum(a5) + mins[5]
+                y[6 &* ldy &+ r] = hsum(a6) + mins[6]
+                y[7 &* ldy &+ r] = hsum(a7) + mins[7]
+            }
+        }
+    }
+
+    /// Q8_0 rows × eight activation rows (scales and block pairs as in `q4_1Oct`).
+    public static func q8_0Oct(
+        _ base: UnsafeRawPointer, nb: Int, rows: Range<Int>, x: UnsafeRawPointer, columns: Int,
+        xdT: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, ldy: Int
+    ) {
+        let rowBytes = nb &* 34
+        for r in rows {
+            let row = base + r &* rowBytes
+            var a0 = SIMD8<Float>.zero, a1 = SIMD8<Float>.zero, a2 = SIMD8<Float>.zero, a3 = SIMD8<Float>.zero
+            var a4 = SIMD8<Float>.zero, a5 = SIMD8<Float>.zero, a6 = SIMD8<Float>.zero, a7 = SIMD8<Float>.zero
+            var b = 0
+            while b &+ 1 < nb {
+                let p = row + b &* 34, p1 = p + 34
+                let w = unsafeBitCast(wide(load32(p + 2), load32(p1 + 2)), to: __m512i.self)
+                // |w| times x with w's sign (llama.cpp's sign trick; w = 0 gives 0 either way).
+                let absW = _mm512_abs_epi8(w)
+                let negative = _mm512_movepi8_mask(w)
+                let xb = x + b &* 32
+                let s0 = SIMD8<Float>(repeating: half(p)) * loadFloats(xdT + b &* 8)
+                let s1 = SIMD8<Float>(repeating: half(p1)) * loadFloats(xdT + (b &+ 1) &* 8)
+                @inline(__always) func step(_ t: Int, _ acc: inout SIMD8<Float>) {
+                    let xv = unsafeBitCast((xb + t &* columns).loadUnaligned(as: SIMD64<Int8>.self), to: __m512i.self)
+                    let signed = _mm512_mask_sub_epi8(xv, negative, _mm512_setzero_si512(), xv)
+                    let sums = _mm512_maskz_dpbusd_epi32(0xffff, _mm512_setzero_si512(), absW, signed)
+                    let xy = unsafeBitCast(_mm512_cvtepi32_ps(sums), to: SIMD16<Float>.self)
+                    acc = fma(SIMD8(repeating: s1[t]), xy.highHalf, fma(SIMD8(repeating: s0[t]), xy.lowHalf, acc))
+                }
+                step(0, &a0); step(1, &a1); step(2, &a2); step(3, &a3)
+                step(4, &a4); step(5, &a5); step(6, &a6); step(7, &a7)
+                b &+= 2
+            }
+            if b < nb {
+                let p = row + b &* 34
+                let w = load32(p + 2)
+                let aw = _mm256_sign_epi8(w, w)
+                let xb = x + b &* 32
+                let s0 = SIMD8<Float>(repeating: half(p)) * loadFloats(xdT + b &* 8)
+                @inline(__always) func step(_ t: Int, _ acc: inout SIMD8<Float>) {
+                    acc = fma(SIMD8(repeating: s0[t]), signedBySigned(w, aw, load32(xb + t &* columns)), acc)
+                }
+                step(0, &a0); step(1, &a1); step(2, &a2); step(3, &a3)
+                step(4, &a4); step(5, &a5); step(6, &a6); step(7, &a7)
+            }
+            y[r] = hsum(a0)
+            y[ldy &+ r] = hsum(a1)
+            y[2 &* ldy &+ r] = hsum(a2)
+            y[3 &* ldy &+ r] = hsum(a3)
+            y[4 &* ldy &+ r] = hsum(a4)
+            y[5 &* ldy &+ r] = hsum(a5)
+            y[6 &* ldy &+ r] = hsum(a6)
+            y[7 &* ldy &+ r] = hsum(a7)
+        }
+    }
+
     /// Q8_0 rows × one activation row, four weight rows at a time.
     public static func q8_0Single(
         _ base: UnsafeRawPointer, nb: Int, rows: Range<Int>, x: UnsafeRawPointer, xd: UnsafePointer<Float>,
@@ -204,6 +315,17 @@ public enum VNNIKernels {
     }
 
     @inline(__always)
+    static func loadFloats(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    /// Lane t of the eight scales just stored, broadcast (a load: cheaper than a cross-lane shuffle).
+    @inline(__always)
+    static func scale(_ p: UnsafeMutableRawPointer, _ t: Int) -> SIMD8<Float> {
+        SIMD8(repeating: p.load(fromByteOffset: t &* 4, as: Float.self))
+    }
+
+    @inline(__always)
     static func load32(_ p: UnsafeRawPointer) -> __m256i {
         unsafeBitCast(p.loadUnaligned(as: SIMD32<Int8>.self), to: __m256i.self)
     }
@@ -213,6 +335,19 @@ public enum VNNIKernels {
     static func nibbles(_ p: UnsafeRawPointer) -> __m256i {
         let packed = unsafeBitCast(p.loadUnaligned(as: SIMD16<UInt8>.self), to: __m128i.self)
         return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), _mm256_set1_epi8(0x0f))
+    }
+
+    /// Two blocks' 32 weight bytes side by side in one 512-bit register.
+    @inline(__always)
+    static func wide(_ a: __m256i, _ b: __m256i) -> SIMD64<Int8> {
+        SIMD64(lowHalf: unsafeBitCast(a, to: SIMD32<Int8>.self), highHalf: unsafeBitCast(b, to: SIMD32<Int8>.self))
+    }
+
+    /// Lanes of Σ w·x for two blocks at once (block b in the low eight lanes, b + 1 in the high eight).
+    @inline(__always)
+    static func unsignedBySigned(_ w: SIMD64<Int8>, _ x: SIMD64<Int8>) -> SIMD16<Float> {
+        let sums = _mm512_maskz_dpbusd_epi32(0xffff, _mm512_setzero_si512(), unsafeBitCast(w, to: __m512i.self), unsafeBitCast(x, to: __m512i.self))
+        return unsafeBitCast(_mm512_cvtepi32_ps(sums), to: SIMD16<Float>.self)
     }
 
     /// Lanes of Σ w·x (four products each) for unsigned w and signed x, as floats.
@@ -255,6 +390,14 @@ public enum VNNIKernels {
     public static func q8_0Single(
         _ base: UnsafeRawPointer, nb: Int, rows: Range<Int>, x: UnsafeRawPointer, xd: UnsafePointer<Float>,
         y: UnsafeMutablePointer<Float>
+    ) { unavailable() }
+    public static func q4_1Oct(
+        _ base: UnsafeRawPointer, nb: Int, rows: Range<Int>, x: UnsafeRawPointer, columns: Int,
+        xdT: UnsafePointer<Float>, xsT: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, ldy: Int
+    ) { unavailable() }
+    public static func q8_0Oct(
+        _ base: UnsafeRawPointer, nb: Int, rows: Range<Int>, x: UnsafeRawPointer, columns: Int,
+        xdT: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, ldy: Int
     ) { unavailable() }
     public static func q8_0Quad(
         _ base: UnsafeRawPointer, nb: Int, rows: Range<Int>, x: UnsafeRawPointer, columns: Int,

@@ -15,6 +15,10 @@ public final class QuantActivations: @unchecked Sendable {
     let q: UnsafeMutablePointer<Int8>
     let d: UnsafeMutablePointer<Float>
     let s: UnsafeMutablePointer<Float>
+    /// d and s again, transposed per group of eight rows: [group][block][8] (rows past `rows` hold 0),
+    /// so a kernel serving eight rows loads one block's eight scales with one vector load.
+    let dT: UnsafeMutablePointer<Float>
+    let sT: UnsafeMutablePointer<Float>
 
     var blocksPerRow: Int { columns / 32 }
 
@@ -26,12 +30,17 @@ public final class QuantActivations: @unchecked Sendable {
         q = .allocate(capacity: columns * capacity)
         d = .allocate(capacity: columns / 32 * capacity)
         s = .allocate(capacity: columns / 32 * capacity)
+        let groups = (capacity + 7) / 8
+        dT = .allocate(capacity: columns / 32 * groups * 8)
+        sT = .allocate(capacity: columns / 32 * groups * 8)
     }
 
     deinit {
         q.deallocate()
         d.deallocate()
         s.deallocate()
+        dT.deallocate()
+        sT.deallocate()
     }
 
     /// Quantises `rows` rows of `columns` floats starting at `x` (row stride `columns`).
@@ -54,6 +63,16 @@ public final class QuantActivations: @unchecked Sendable {
             }
             d[b] = Quant.roundToHalf(dv)
             s[b] = Quant.roundToHalf(dv * Float(sum))
+        }
+        guard rows >= 8 else { return }
+        for g in 0..<((rows + 7) / 8) {
+            for b in 0..<nb {
+                for t in 0..<8 {
+                    let row = g &* 8 &+ t
+                    dT[(g &* nb &+ b) &* 8 &+ t] = row < rows ? d[row &* nb &+ b] : 0
+                    sT[(g &* nb &+ b) &* 8 &+ t] = row < rows ? s[row &* nb &+ b] : 0
+                }
+            }
         }
     }
 }

@@ -1,8 +1,8 @@
 import NeuralVNNI
 
 extension QuantBlockDot {
-    /// Q4_1 or Q8_0 weights × every activation row through NeuralVNNI: groups of four activation rows
-    /// share each decoded weight block (weight rows taken 16 at a time, so they stay in L1 across the
+    /// Q4_1 or Q8_0 weights × every activation row through NeuralVNNI: groups of eight (then four)
+    /// activation rows share each decoded weight block (weight rows taken 16 at a time, so they stay in L1 across the
     /// groups); one to three leftover rows run the one-row loop, which keeps four weight rows in flight.
     static func vnniRows(
         _ weight: GGUFTensor, _ x: QuantActivations, _ rowRange: Range<Int>,
@@ -13,12 +13,23 @@ extension QuantBlockDot {
         let base = UnsafeRawPointer(weight.data)
         let xq = UnsafeRawPointer(x.q)
         let isQ4 = weight.type == .q4_1
+        let octs = x.rows / 8
         let groups = x.rows / 4
         if groups > 0 {
             var r = rowRange.lowerBound
             while r < rowRange.upperBound {
                 let chunk = r..<min(rowRange.upperBound, r &+ 16)
-                for g in 0..<groups {
+                for o in 0..<octs {
+                    let t = o &* 8
+                    if isQ4 {
+                        VNNIKernels.q4_1Oct(base, nb: nb, rows: chunk, x: xq + t &* columns, columns: columns,
+                                            xdT: x.dT + o &* nb &* 8, xsT: x.sT + o &* nb &* 8, y: y + t &* ldy, ldy: ldy)
+                    } else {
+                        VNNIKernels.q8_0Oct(base, nb: nb, rows: chunk, x: xq + t &* columns, columns: columns,
+                                            xdT: x.dT + o &* nb &* 8, y: y + t &* ldy, ldy: ldy)
+                    }
+                }
+                for g in (octs &* 2)..<groups {
                     let t = g &* 4
                     if isQ4 {
                         VNNIKernels.q4_1Quad(base, nb: nb, rows: chunk, x: xq + t &* columns, columns: columns,
