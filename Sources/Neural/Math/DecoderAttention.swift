@@ -76,39 +76,49 @@ enum DecoderAttention {
     @inline(__always)
     static func weightedSum(_ p: UnsafePointer<Float>, _ v: UnsafePointer<Float16>, count: Int, order: AttentionOrder) -> Float {
         let rp = UnsafeRawPointer(p)
-        let lane = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
-        @inline(__always) func product(_ j: Int, _ acc: SIMD16<Float>) -> SIMD16<Float> {
-            let left = count &- j
-            if left >= 16 {
-                return acc.addingProduct(rp.loadUnaligned(fromByteOffset: j &* 4, as: SIMD16<Float>.self), halves(v + j))
-            }
-            if left <= 0 { return acc }
-            let outside = lane .>= SIMD16<Int32>(repeating: Int32(left))
-            let pv = rp.loadUnaligned(fromByteOffset: j &* 4, as: SIMD16<Float>.self).replacing(with: 0, where: outside)
-            let vv = halves(v + j).replacing(with: 0, where: outside)
-            return acc.addingProduct(pv, vv)
+        @inline(__always) func full(_ j: Int, _ acc: SIMD16<Float>) -> SIMD16<Float> {
+            acc.addingProduct(rp.loadUnaligned(fromByteOffset: j &* 4, as: SIMD16<Float>.self), halves(v + j))
         }
         switch order {
         case .batch:
             var acc = SIMD16<Float>.zero
             var j = 0
-            while j < count {
-                acc = product(j, acc)
+            while j &+ 16 <= count {
+                acc = full(j, acc)
                 j &+= 16
             }
+            if j < count { acc = tailProduct(p, v, j, count, acc) }
             return reduce16(acc)
         case .single:
             var s0 = SIMD16<Float>.zero, s1 = SIMD16<Float>.zero, s2 = SIMD16<Float>.zero, s3 = SIMD16<Float>.zero
             var j = 0
-            while j < count {
-                s0 = product(j, s0)
-                s1 = product(j &+ 16, s1)
-                s2 = product(j &+ 32, s2)
-                s3 = product(j &+ 48, s3)
+            while j &+ 64 <= count {
+                s0 = full(j, s0)
+                s1 = full(j &+ 16, s1)
+                s2 = full(j &+ 32, s2)
+                s3 = full(j &+ 48, s3)
                 j &+= 64
+            }
+            if j < count {
+                s0 = tailProduct(p, v, j, count, s0)
+                s1 = tailProduct(p, v, j &+ 16, count, s1)
+                s2 = tailProduct(p, v, j &+ 32, count, s2)
+                s3 = tailProduct(p, v, j &+ 48, count, s3)
             }
             return reduce16((s0 + s2) + (s1 + s3))
         }
+    }
+
+    /// acc + p[j..<j+16]·v[j..<j+16] with lanes at or past `count` taken as 0 (unchanged acc if none is left).
+    @inline(never)
+    static func tailProduct(_ p: UnsafePointer<Float>, _ v: UnsafePointer<Float16>, _ j: Int, _ count: Int, _ acc: SIMD16<Float>) -> SIMD16<Float> {
+        let left = count &- j
+        if left <= 0 { return acc }
+        let lane = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        let outside = lane .>= SIMD16<Int32>(repeating: Int32(left))
+        let pv = UnsafeRawPointer(p).loadUnaligned(fromByteOffset: j &* 4, as: SIMD16<Float>.self).replacing(with: 0, where: outside)
+        let vv = halves(v + j).replacing(with: 0, where: outside)
+        return acc.addingProduct(pv, vv)
     }
 
     /// 16 half-precision values as floats (two 8-wide conversions: one instruction each with F16C).
