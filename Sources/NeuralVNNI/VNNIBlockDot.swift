@@ -1,7 +1,6 @@
 #if NEURAL_VNNI
 import _Builtin_intrinsics.intel
 import CPrefetch
-import Glibc
 #endif
 
 /// The decoder's quantised dot-product loops for CPUs with AVX-512 VNNI (+VL): the four int8 products of a
@@ -300,11 +299,12 @@ public enum VNNIKernels {
 
     /// How far ahead of the four rows being read the one-row loops prefetch. The hardware prefetchers
     /// alone left decode at ~100 tokens/s on the 2-vCPU EPYC VM; 2–6 KiB ahead gave 170–185 (3 KiB chosen;
-    /// 1 KiB 150, 0 = no gain). `TWIN_PREFETCH_BYTES` overrides it for such measurements.
-    public static let prefetchDistance: Int = {
-        if let s = getenv("TWIN_PREFETCH_BYTES"), let v = Int(String(cString: s)), v >= 0 { return v }
-        return 3072
-    }()
+    /// 1 KiB 150, 0 = no gain). Neural sets it from `TWIN_PREFETCH_BYTES` for such measurements.
+    // nonisolated(unsafe): set once before the first product (QuantMatMul.Kernels.best), then only read.
+    // No code here parses it: every function in this module is compiled for AVX-512, and a generic
+    // specialisation emitted here (weak, shared by name) could be the copy the linker keeps for the
+    // whole program, including on CPUs without AVX-512.
+    nonisolated(unsafe) public static var prefetchDistance = 3072
 
     // MARK: lane arithmetic
 

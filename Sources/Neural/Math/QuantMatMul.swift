@@ -1,3 +1,4 @@
+import Foundation
 import NeuralVNNI
 
 /// Products of a quantised weight matrix with rows of quantised activations, reading each weight block
@@ -23,7 +24,13 @@ enum QuantMatMul {
         case vnni
 
         /// The fastest the CPU can run.
-        static let best: Kernels = VNNIKernels.isCompiled && CPUFeatures.hasAVX512VNNI ? .vnni : .avx2
+        static let best: Kernels = {
+            guard VNNIKernels.isCompiled && CPUFeatures.hasAVX512VNNI else { return .avx2 }
+            if let text = ProcessInfo.processInfo.environment["TWIN_PREFETCH_BYTES"], let bytes = Int(text), bytes >= 0 {
+                VNNIKernels.prefetchDistance = bytes
+            }
+            return .vnni
+        }()
     }
 
     /// y[t·ldy + r] for t in 0..<x.rows, r in rowRange; `weight` is [out, in] of Q4_0, Q4_1 or Q8_0.
