@@ -175,10 +175,14 @@ public final class DecoderThreadPool: @unchecked Sendable {
             let left = back - front
             // A share of what is left for each thread, whole grains, at least one grain.
             let size = min(left, max(grain, left / (2 * width) / grain * grain))
-            let next = fromFront ? Self.pack(front: front + size, back: back) : Self.pack(front: front, back: back - size)
+            // The front only ever moves by whole grains; a back claim ends on a grain boundary too (the
+            // first one takes the ragged end of the range), so every range but the last is whole grains.
+            let lower = fromFront ? front : max(front, (back - size) / grain * grain)
+            let upper = fromFront ? front + size : back
+            let next = fromFront ? Self.pack(front: upper, back: back) : Self.pack(front: front, back: lower)
             let (exchanged, original) = claims.compareExchange(expected: current, desired: next, ordering: .relaxed)
             if exchanged {
-                body(fromFront ? front..<(front + size) : (back - size)..<back)
+                body(lower..<upper)
                 current = claims.load(ordering: .relaxed)
             } else {
                 current = original
