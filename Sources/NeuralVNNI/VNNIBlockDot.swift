@@ -319,12 +319,6 @@ public enum VNNIKernels {
         UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
     }
 
-    /// Lane t of the eight scales just stored, broadcast (a load: cheaper than a cross-lane shuffle).
-    @inline(__always)
-    static func scale(_ p: UnsafeMutableRawPointer, _ t: Int) -> SIMD8<Float> {
-        SIMD8(repeating: p.load(fromByteOffset: t &* 4, as: Float.self))
-    }
-
     @inline(__always)
     static func load32(_ p: UnsafeRawPointer) -> __m256i {
         unsafeBitCast(p.loadUnaligned(as: SIMD32<Int8>.self), to: __m256i.self)

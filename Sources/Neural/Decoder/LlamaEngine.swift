@@ -121,7 +121,7 @@ public final class LlamaEngine: @unchecked Sendable {
         actModel.quantize(xn, rows: m)
         let output = model.weights.output
         let act = actModel, out = logits, vocab = c.vocabSize
-        DecoderParallel.forShares(vocab, grain: 256, pool: threads > 1 ? pool : nil) { range in
+        DecoderParallel.forShares(vocab, grain: 256, pool: pool) { range in
             QuantMatMul.multiply(output, act, rowRange: range, into: out, ldy: vocab)
         }
     }
@@ -139,7 +139,7 @@ public final class LlamaEngine: @unchecked Sendable {
             let first = max(range.lowerBound, offset) - offset, last = min(range.upperBound, offset + p.weight.rows) - offset
             if first < last { QuantMatMul.multiply(p.weight, act, rowRange: first..<last, into: p.y, ldy: p.weight.rows) }
         }
-        DecoderParallel.forShares(ra + rb + rc, grain: 16, pool: threads > 1 ? pool : nil) { range in
+        DecoderParallel.forShares(ra + rb + rc, grain: 16, pool: pool) { range in
             part(a, offset: 0, range)
             if let b { part(b, offset: ra, range) }
             if let c { part(c, offset: ra + rb, range) }
@@ -165,17 +165,7 @@ public final class LlamaEngine: @unchecked Sendable {
             DecoderKernels.rope(k + i * kvDim, heads: c.kvHeadCount, headDim: hd, cache: angles)
             // llama.cpp keeps K and V in an f16 cache and converts the query to f16 for the K·q product.
             row.cache.store(layer: layer, position: row.position, keys: k + i * kvDim, values: v + i * kvDim)
-            let qr = UnsafeMutableRawPointer(queryHalf + i * d), qs = UnsafeRawPointer(q + i * d)
-            var j = 0
-            while j + 8 <= d {
-                let h = SIMD8<Float16>(qs.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self))
-                qr.storeBytes(of: SIMD8<Float>(h), toByteOffset: j * 4, as: SIMD8<Float>.self)
-                j += 8
-            }
-            while j < d {
-                queryHalf[i * d + j] = Float(Float16(q[i * d + j]))
-                j += 1
-            }
+            DecoderKernels.roundToHalf(q + i * d, into: queryHalf + i * d, n: d)
         }
 
         attention(layer, rows, order)

@@ -41,6 +41,22 @@ enum DecoderKernels {
         }
     }
 
+    /// out[i] = x[i] rounded to half precision (round to nearest even), kept as a float.
+    @inline(__always)
+    static func roundToHalf(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, n: Int) {
+        let src = UnsafeRawPointer(x), dst = UnsafeMutableRawPointer(out)
+        var i = 0
+        while i &+ 8 <= n {
+            let h = SIMD8<Float16>(src.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self))
+            dst.storeBytes(of: SIMD8<Float>(h), toByteOffset: i &* 4, as: SIMD8<Float>.self)
+            i &+= 8
+        }
+        while i < n {
+            out[i] = Float(Float16(x[i]))
+            i &+= 1
+        }
+    }
+
     /// gate ← silu(gate) · up over `n` values (SwiGLU, with llama.cpp's exponential).
     @inline(__always)
     static func swiglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, n: Int) {

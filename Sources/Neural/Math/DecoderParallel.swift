@@ -64,8 +64,9 @@ struct UncheckedSendable<T>: @unchecked Sendable {
 /// at a time, so a thread slowed down by the machine (another tenant on its core, a cache-miss storm)
 /// simply takes less (on this VM one vCPU was seen ~15 % slower than the other for long stretches), and a
 /// worker that is not running at all is not waited for: it joins a job only while the job is open, and
-/// the caller closes the job once everything is claimed, then waits only for workers that joined. On an idle machine workers spin briefly on a generation counter after each job (the next section
-/// of the same token comes within microseconds) and fall back to a semaphore when idle longer, so an idle
+/// the caller closes the job once everything is claimed, then waits only for workers that joined.
+/// On an idle machine workers spin briefly on a generation counter after each job (the next section of
+/// the same token comes within microseconds) and fall back to a semaphore when idle longer, so an idle
 /// engine costs no CPU. One caller at a time.
 public final class DecoderThreadPool: @unchecked Sendable {
     // @unchecked Sendable: `job` and `grain` are written by the single caller before the release store

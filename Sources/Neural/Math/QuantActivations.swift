@@ -64,7 +64,8 @@ public final class QuantActivations: @unchecked Sendable {
             d[b] = Quant.roundToHalf(dv)
             s[b] = Quant.roundToHalf(dv * Float(sum))
         }
-        guard rows >= 8 else { return }
+        // Only the VNNI eight-row loops read the transposed scales.
+        guard rows >= 8, QuantMatMul.Kernels.best == .vnni else { return }
         for g in 0..<((rows + 7) / 8) {
             for b in 0..<nb {
                 for t in 0..<8 {
