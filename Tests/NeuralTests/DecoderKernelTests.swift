@@ -69,27 +69,42 @@ struct DecoderKernelTests {
         }
     }
 
-    /// The AVX-512 VNNI loops (NeuralVNNI) and the AVX2 loops give bit-identical products for every batch
-    /// shape they handle differently (one row, groups of four, leftovers; row ranges not a multiple of 4).
+    /// The AVX-512 VNNI loops (NeuralVNNI, on the interleaved copy of the weights) and the AVX2 loops (on
+    /// the GGUF layout) give bit-identical products for every number of activation rows (pairs, an odd
+    /// last row) and any stretch of whole 16-row groups; Q4_1 and Q8_0 (the output head).
     @Test func vnniKernelsEqualAVX2Kernels() throws {
         try #require(QuantMatMul.Kernels.best == .vnni || !CPUFeatures.hasAVX512VNNI,
                      "this CPU has AVX-512 VNNI, so a release build must pick the VNNI loops")
         guard QuantMatMul.Kernels.best == .vnni else { return }  // nothing to compare on this CPU/build
         let file = try GGUFFile(path: TestModels.smolLMPath)
-        for name in ["blk.1.ffn_gate.weight", "blk.4.ffn_down.weight", "token_embd.weight"] {
+        for name in ["blk.1.ffn_gate.weight", "blk.4.ffn_down.weight", "blk.7.attn_k.weight", "token_embd.weight"] {
             let w = try file.requireTensor(name)
-            let rows = 3..<46
+            #expect(InterleavedQuantMatrix.canInterleave(w))
+            let packed = InterleavedQuantMatrix(w)
+            let rows = 16..<80
             var rng = SystemRandomNumberGenerator()
             for n in [1, 2, 3, 4, 7, 8, 13] {
                 let x: [Float] = (0..<(n * w.columns)).map { _ in Float.random(in: -3...3, using: &rng) }
                 let act = QuantActivations(columns: w.columns, capacity: n)
                 x.withUnsafeBufferPointer { act.quantize($0.baseAddress!, rows: n) }
-                var fast = [Float](repeating: .nan, count: n * 46), reference = fast
-                fast.withUnsafeMutableBufferPointer { QuantMatMul.multiply(w, act, rowRange: rows, into: $0.baseAddress!, ldy: 46, kernels: .vnni) }
-                reference.withUnsafeMutableBufferPointer { QuantMatMul.multiply(w, act, rowRange: rows, into: $0.baseAddress!, ldy: 46, kernels: .avx2) }
+                var fast = [Float](repeating: .nan, count: n * 80), reference = fast
+                fast.withUnsafeMutableBufferPointer { QuantMatMul.multiply(packed, act, rowRange: rows, into: $0.baseAddress!, ldy: 80) }
+                reference.withUnsafeMutableBufferPointer { QuantMatMul.multiply(w, act, rowRange: rows, into: $0.baseAddress!, ldy: 80) }
                 #expect(fast.map(\.bitPattern) == reference.map(\.bitPattern), "\(name), \(n) activation rows")
             }
         }
+    }
+
+    /// Only Q4_1 and Q8_0 matrices with whole groups of 16 rows are interleaved; others keep the GGUF loops.
+    @Test func interleavingNeedsWholeGroupsOfSupportedTypes() throws {
+        let file = try GGUFFile(path: TestModels.smolLMPath)
+        let norm = try file.requireTensor("blk.0.attn_norm.weight")
+        #expect(!InterleavedQuantMatrix.canInterleave(norm))
+        let w = try file.requireTensor("blk.0.attn_q.weight")
+        let cut = GGUFTensor(name: "cut", shape: [w.columns, 40], type: w.type, data: w.data, byteCount: 40 * w.rowBytes)
+        #expect(!InterleavedQuantMatrix.canInterleave(cut))
+        #expect(DecoderMatrix(cut, kernels: .vnni).interleaved == nil)
+        #expect(DecoderMatrix(w, kernels: .avx2).interleaved == nil)
     }
 
     /// llama.cpp's exponential stays within 2 ulp of the correctly rounded one and saturates like it.

@@ -177,4 +177,22 @@ struct GGUFTests {
         #expect(down.count == 576 * 1536)
         #expect(down.allSatisfy { $0.isFinite } && down.contains { $0 != 0 })
     }
+
+    /// Released pages of a mapped tensor read back from the file unchanged; a tensor outside the
+    /// mapping (an owned buffer) is left alone rather than zeroed.
+    @Test func releasedPagesReadBackUnchanged() throws {
+        let file = try GGUFFile(path: TestModels.smolLMPath)
+        let tensor = try file.requireTensor("blk.3.ffn_up.weight")
+        let before = Array(UnsafeRawBufferPointer(start: tensor.data, count: tensor.byteCount))
+        file.releasePages(of: tensor)
+        #expect(Array(UnsafeRawBufferPointer(start: tensor.data, count: tensor.byteCount)) == before)
+
+        let owned = UnsafeMutableRawPointer.allocate(byteCount: tensor.byteCount, alignment: 4096)
+        defer { owned.deallocate() }
+        owned.copyMemory(from: tensor.data, byteCount: tensor.byteCount)
+        let copy = GGUFTensor(name: "copy", shape: tensor.shape, type: tensor.type, data: UnsafeRawPointer(owned),
+                              byteCount: tensor.byteCount)
+        file.releasePages(of: copy)
+        #expect(Array(UnsafeRawBufferPointer(start: owned, count: tensor.byteCount)) == before)
+    }
 }

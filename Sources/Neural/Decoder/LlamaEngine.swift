@@ -119,27 +119,31 @@ public final class LlamaEngine: @unchecked Sendable {
         }
         guard m > 0 else { return }
         actModel.quantize(xn, rows: m)
-        let output = model.weights.output
+        let output = model.outputMatrix
         let act = actModel, out = logits, vocab = c.vocabSize
         DecoderParallel.forShares(vocab, grain: 256, pool: pool) { range in
-            QuantMatMul.multiply(output, act, rowRange: range, into: out, ldy: vocab)
+            output.multiply(act, rowRange: range, into: out, ldy: vocab)
         }
     }
 
     /// One matrix product of a parallel section: y[n, out] = x[n, in] · Wᵀ.
-    private typealias Product = (weight: GGUFTensor, y: UnsafeMutablePointer<Float>)
+    private typealias Product = (weight: DecoderMatrix, y: UnsafeMutablePointer<Float>)
 
     /// Up to three products sharing the activations in `act`, in one parallel section: the rows of all
     /// the matrices, taken as one sequence, are shared out from both ends in whole 4-row groups
-    /// (`DecoderParallel.forShares`), so each thread streams through its own stretch of weights and
-    /// both finish together even when one runs slower.
+    /// (`DecoderParallel.forShares`; 16-row groups for interleaved matrices, whose row counts are
+    /// multiples of 16 so every share stays on group boundaries), so each thread streams through its own
+    /// stretch of weights and both finish together even when one runs slower.
     private func linear(_ a: Product, _ b: Product? = nil, _ c: Product? = nil, act: QuantActivations) {
         let ra = a.weight.rows, rb = b?.weight.rows ?? 0, rc = c?.weight.rows ?? 0
         @inline(__always) func part(_ p: Product, offset: Int, _ range: Range<Int>) {
             let first = max(range.lowerBound, offset) - offset, last = min(range.upperBound, offset + p.weight.rows) - offset
-            if first < last { QuantMatMul.multiply(p.weight, act, rowRange: first..<last, into: p.y, ldy: p.weight.rows) }
+            if first < last { p.weight.multiply(act, rowRange: first..<last, into: p.y, ldy: p.weight.rows) }
         }
-        DecoderParallel.forShares(ra + rb + rc, grain: 16, pool: pool) { range in
+        let grain = InterleavedQuantMatrix.groupRows
+        precondition(!a.weight.needsWholeGroups || (ra % grain == 0 && rb % grain == 0 && rc % grain == 0),
+                     "interleaved matrices sharing a section must have whole groups of rows")
+        DecoderParallel.forShares(ra + rb + rc, grain: grain, pool: pool) { range in
             part(a, offset: 0, range)
             if let b { part(b, offset: ra, range) }
             if let c { part(c, offset: ra + rb, range) }
@@ -151,13 +155,14 @@ public final class LlamaEngine: @unchecked Sendable {
         let n = rows.count
         let d = c.modelDim, kvDim = c.kvDim, hd = c.headDim, ffn = c.ffnDim
         let w = model.weights.layers[layer]
+        let m = model.layerMatrices[layer]
 
         for i in 0..<n {
             DecoderKernels.rmsNorm(x + i * d, w.attentionNorm, xn + i * d, n: d, epsilon: c.rmsEpsilon)
         }
         // The three projections share one quantisation of xn.
         actModel.quantize(xn, rows: n)
-        linear((w.query, q), (w.key, k), (w.value, v), act: actModel)
+        linear((m.query, q), (m.key, k), (m.value, v), act: actModel)
 
         for (i, row) in rows.enumerated() {
             let angles = ropeTable + i * hd
@@ -170,17 +175,17 @@ public final class LlamaEngine: @unchecked Sendable {
 
         attention(layer, rows, order)
         actModel.quantize(att, rows: n)
-        linear((w.output, proj), act: actModel)
+        linear((m.output, proj), act: actModel)
         for i in 0..<(n * d) { x[i] += proj[i] }
 
         for i in 0..<n {
             DecoderKernels.rmsNorm(x + i * d, w.ffnNorm, xn + i * d, n: d, epsilon: c.rmsEpsilon)
         }
         actModel.quantize(xn, rows: n)
-        linear((w.gate, gate), (w.up, up), act: actModel)
+        linear((m.gate, gate), (m.up, up), act: actModel)
         for i in 0..<n { DecoderKernels.swiglu(gate + i * ffn, up + i * ffn, n: ffn) }
         actFFN.quantize(gate, rows: n)
-        linear((w.down, proj), act: actFFN)
+        linear((m.down, proj), act: actFFN)
         for i in 0..<(n * d) { x[i] += proj[i] }
     }
 

@@ -15,6 +15,9 @@ public final class LlamaModel: Sendable {
     public let chatTemplate: String?
     /// θ^(-2/headDim): the ratio between the RoPE angles of neighbouring dimension pairs.
     let ropeThetaScale: Float
+    /// The matrices as the engine multiplies them (interleaved copies on VNNI CPUs).
+    let layerMatrices: [LlamaLayerMatrices]
+    let outputMatrix: DecoderMatrix
 
     /// Loads the model at `path`; throws a `GGUFError` naming the file for anything unreadable or unsupported.
     public convenience init(path: String) throws(GGUFError) {
@@ -48,5 +51,15 @@ public final class LlamaModel: Sendable {
         let headDim = weights.config.headDim
         let theta = weights.config.ropeTheta
         ropeThetaScale = Float.pow(theta, -2 / Float(headDim))
+        // The interleaved copies are what the engine reads: each matrix's mapped original leaves memory
+        // as soon as it is copied (so loading never holds both), and is re-read from the file when
+        // touched again (the token embedding's rows, training).
+        let prepare = { (tensor: GGUFTensor) -> DecoderMatrix in
+            let matrix = DecoderMatrix(tensor)
+            if matrix.interleaved != nil { file.releasePages(of: tensor) }
+            return matrix
+        }
+        layerMatrices = weights.layers.map { LlamaLayerMatrices($0, prepare: prepare) }
+        outputMatrix = prepare(weights.output)
     }
 }

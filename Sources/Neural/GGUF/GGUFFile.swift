@@ -61,6 +61,22 @@ public final class GGUFFile: @unchecked Sendable {
         if let mapping { munmap(mapping, mappedBytes) }
     }
 
+    /// Drops the whole pages of `tensor`'s bytes from this process's resident memory when they lie in
+    /// this file's mapping (a private read-only mapping: touched again, they are re-read from the file).
+    /// For weights that were copied into another layout; tensors elsewhere (adapter-merged ones in owned
+    /// buffers) are left alone, since dropping anonymous pages would zero them.
+    public func releasePages(of tensor: GGUFTensor) {
+        guard let mapping else { return }
+        let start = Int(bitPattern: tensor.data), end = start + tensor.byteCount
+        let base = Int(bitPattern: mapping)
+        guard start >= base, end <= base + mappedBytes else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let first = (start + page - 1) / page * page, last = end / page * page
+        guard last > first, let p = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        // Advice only: if it fails the pages simply stay resident.
+        _ = madvise(p, last - first, Int32(MADV_DONTNEED))
+    }
+
     /// The tensor called `name`, or nil.
     public func tensor(named name: String) -> GGUFTensor? {
         tensorIndex[name].map { tensors[$0] }

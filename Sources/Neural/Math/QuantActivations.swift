@@ -15,10 +15,9 @@ public final class QuantActivations: @unchecked Sendable {
     let q: UnsafeMutablePointer<Int8>
     let d: UnsafeMutablePointer<Float>
     let s: UnsafeMutablePointer<Float>
-    /// d and s again, transposed per group of eight rows: [group][block][8] (rows past `rows` hold 0),
-    /// so a kernel serving eight rows loads one block's eight scales with one vector load.
-    let dT: UnsafeMutablePointer<Float>
-    let sT: UnsafeMutablePointer<Float>
+    /// −128 · (q[4i] + … + q[4i+3]) for each block's eight lanes i, [row][block][8]: the correction that
+    /// makes the interleaved Q8_0 loops' unsigned (w + 128) dots exact (`VNNIKernels.q8_0Interleaved`).
+    let laneCorrection: UnsafeMutablePointer<Int32>
 
     var blocksPerRow: Int { columns / 32 }
 
@@ -30,17 +29,14 @@ public final class QuantActivations: @unchecked Sendable {
         q = .allocate(capacity: columns * capacity)
         d = .allocate(capacity: columns / 32 * capacity)
         s = .allocate(capacity: columns / 32 * capacity)
-        let groups = (capacity + 7) / 8
-        dT = .allocate(capacity: columns / 32 * groups * 8)
-        sT = .allocate(capacity: columns / 32 * groups * 8)
+        laneCorrection = .allocate(capacity: columns / 32 * 8 * capacity)
     }
 
     deinit {
         q.deallocate()
         d.deallocate()
         s.deallocate()
-        dT.deallocate()
-        sT.deallocate()
+        laneCorrection.deallocate()
     }
 
     /// Quantises `rows` rows of `columns` floats starting at `x` (row stride `columns`).
@@ -63,16 +59,10 @@ public final class QuantActivations: @unchecked Sendable {
             }
             d[b] = Quant.roundToHalf(dv)
             s[b] = Quant.roundToHalf(dv * Float(sum))
-        }
-        // Only the VNNI eight-row loops read the transposed scales.
-        guard rows >= 8, QuantMatMul.Kernels.best == .vnni else { return }
-        for g in 0..<((rows + 7) / 8) {
-            for b in 0..<nb {
-                for t in 0..<8 {
-                    let row = g &* 8 &+ t
-                    dT[(g &* nb &+ b) &* 8 &+ t] = row < rows ? d[row &* nb &+ b] : 0
-                    sT[(g &* nb &+ b) &* 8 &+ t] = row < rows ? s[row &* nb &+ b] : 0
-                }
+            let lanes = laneCorrection + b &* 8
+            for i in 0..<8 {
+                let v = dst + i &* 4
+                lanes[i] = -128 &* (Int32(v[0]) &+ Int32(v[1]) &+ Int32(v[2]) &+ Int32(v[3]))
             }
         }
     }

@@ -18,9 +18,10 @@ enum QuantMatMul {
 
     /// Which loops run the products: both give bit-identical results.
     enum Kernels: Sendable {
-        /// `QuantBlockDot` (AVX2 in Linux release builds, portable scalar code elsewhere).
+        /// `QuantBlockDot` on the GGUF layout (AVX2 in Linux release builds, portable scalar code elsewhere).
         case avx2
-        /// NeuralVNNI's AVX-512 VNNI loops for Q4_1 and Q8_0 (Q4_0 stays on `avx2`).
+        /// NeuralVNNI's AVX-512 VNNI loops on `InterleavedQuantMatrix` copies of Q4_1 and Q8_0 matrices
+        /// (other matrices stay on `avx2`).
         case vnni
 
         /// The fastest the CPU can run.
@@ -34,14 +35,11 @@ enum QuantMatMul {
     }
 
     /// y[t·ldy + r] for t in 0..<x.rows, r in rowRange; `weight` is [out, in] of Q4_0, Q4_1 or Q8_0.
+    /// The GGUF-layout loops (`Kernels.avx2`); see `DecoderMatrix` for the dispatch to the VNNI ones.
     static func multiply(
         _ weight: GGUFTensor, _ x: QuantActivations, rowRange: Range<Int>,
-        into y: UnsafeMutablePointer<Float>, ldy: Int, kernels: Kernels = .best
+        into y: UnsafeMutablePointer<Float>, ldy: Int
     ) {
-        if kernels == .vnni && (weight.type == .q4_1 || weight.type == .q8_0) {
-            QuantBlockDot.vnniRows(weight, x, rowRange, y, ldy)
-            return
-        }
         var t0 = 0
         while t0 < x.rows {
             let n = min(maxRowsPerPass, x.rows - t0)
