@@ -107,6 +107,44 @@ struct DecoderKernelTests {
         #expect(DecoderMatrix(w, kernels: .avx2).interleaved == nil)
     }
 
+    /// Activation quantisation equals llama.cpp's `quantize_row_q8_1` arithmetic written out plainly
+    /// (ties to even, a zero block, large and tiny magnitudes), and quantising a batch in row ranges
+    /// (as the decoder's threads do) gives the same bytes as quantising it at once.
+    @Test func activationQuantisationMatchesReference() {
+        let columns = 96, rows = 5
+        var rng = SystemRandomNumberGenerator()
+        var x: [Float] = (0..<(rows * columns)).map { _ in Float.random(in: -4...4, using: &rng) }
+        for j in 32..<64 { x[j] = 0 }                                       // a zero block
+        for j in 64..<96 { x[j] = Float(j - 80) * 0.5 + (j == 70 ? 7.5 : 0) }  // amax 8 · 127/8: .5 ties
+        for j in 96..<128 { x[j] *= 1e-30 }
+        for j in 128..<160 { x[j] *= 3e4 }
+        let whole = QuantActivations(columns: columns, capacity: rows)
+        let split = QuantActivations(columns: columns, capacity: rows)
+        x.withUnsafeBufferPointer { p in
+            whole.quantize(p.baseAddress!, rows: rows)
+            split.setRows(rows)
+            split.quantizeRows(p.baseAddress!, 3..<5)
+            split.quantizeRows(p.baseAddress!, 0..<3)
+        }
+        let nb = columns / 32
+        for b in 0..<(rows * nb) {
+            let block = x[(b * 32)..<(b * 32 + 32)]
+            let amax = block.map(abs).max()!
+            let id: Float = amax != 0 ? 127 / amax : 0
+            let q = block.map { Int32(($0 * id).rounded(.toNearestOrEven)) }
+            let dv = amax / 127
+            #expect(whole.d[b] == Float(Float16(dv)), "block \(b)")
+            #expect(whole.s[b] == Float(Float16(dv * Float(q.reduce(0, +)))), "block \(b)")
+            for j in 0..<32 { #expect(Int32(whole.q[b * 32 + j]) == q[j], "block \(b) element \(j)") }
+            for i in 0..<8 {
+                #expect(whole.laneCorrection[b * 8 + i] == -128 * q[(4 * i)..<(4 * i + 4)].reduce(0, +), "block \(b) lane \(i)")
+            }
+            #expect(split.d[b] == whole.d[b] && split.s[b] == whole.s[b])
+            #expect((0..<32).allSatisfy { split.q[b * 32 + $0] == whole.q[b * 32 + $0] })
+            #expect((0..<8).allSatisfy { split.laneCorrection[b * 8 + $0] == whole.laneCorrection[b * 8 + $0] })
+        }
+    }
+
     /// llama.cpp's exponential stays within 2 ulp of the correctly rounded one and saturates like it.
     @Test func llamaCppExponential() {
         var x: Float = -100

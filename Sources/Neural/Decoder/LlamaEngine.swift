@@ -29,6 +29,8 @@ public final class LlamaEngine: @unchecked Sendable {
     /// Logits of the rows that asked for them, [row][vocab].
     public let logits: UnsafeMutablePointer<Float>
     private let maxLogitRows: Int
+    /// The batch rows whose logits a step computes, in order (scratch).
+    private let logitRows: UnsafeMutablePointer<Int>
     private let maxContext: Int
 
     /// An engine for `model` taking up to `maxRows` rows per step and attending over up to `maxContext`
@@ -59,11 +61,13 @@ public final class LlamaEngine: @unchecked Sendable {
         actModel = QuantActivations(columns: d, capacity: maxRows)
         actFFN = QuantActivations(columns: c.ffnDim, capacity: maxRows)
         maxLogitRows = maxRows
+        logitRows = .allocate(capacity: maxRows)
         logits = .allocate(capacity: maxRows * c.vocabSize)
     }
 
     deinit {
         for p in [x, xn, q, k, v, att, proj, gate, up, ropeTable, queryHalf, scores, logits] { p.deallocate() }
+        logitRows.deallocate()
     }
 
     /// One row of a batch: the token at `position` of the sequence whose cache is `cache`.
@@ -114,13 +118,20 @@ public final class LlamaEngine: @unchecked Sendable {
         // Final norm and output projection for the rows that want logits.
         var m = 0
         for (i, row) in rows.enumerated() where row.wantsLogits {
-            DecoderKernels.rmsNorm(x + i * d, model.weights.outputNorm, xn + m * d, n: d, epsilon: c.rmsEpsilon)
+            logitRows[m] = i
             m += 1
         }
         guard m > 0 else { return }
-        actModel.quantize(xn, rows: m)
+        let x = x, xn = xn, act = actModel, norm = model.weights.outputNorm, wanted = logitRows
+        act.setRows(m)
+        forRows(m) { range in
+            for j in range {
+                DecoderKernels.rmsNorm(x + wanted[j] * d, norm, xn + j * d, n: d, epsilon: c.rmsEpsilon)
+            }
+            act.quantizeRows(xn, range)
+        }
         let output = model.outputMatrix
-        let act = actModel, out = logits, vocab = c.vocabSize
+        let out = logits, vocab = c.vocabSize
         DecoderParallel.forShares(vocab, grain: 256, pool: pool) { range in
             output.multiply(act, rowRange: range, into: out, ldy: vocab)
         }
@@ -156,38 +167,71 @@ public final class LlamaEngine: @unchecked Sendable {
         let d = c.modelDim, kvDim = c.kvDim, hd = c.headDim, ffn = c.ffnDim
         let w = model.weights.layers[layer]
         let m = model.layerMatrices[layer]
+        let x = x, xn = xn, q = q, k = k, v = v, att = att, proj = proj, gate = gate, up = up
+        let actModel = actModel, actFFN = actFFN, ropeTable = ropeTable, queryHalf = queryHalf
 
-        for i in 0..<n {
-            DecoderKernels.rmsNorm(x + i * d, w.attentionNorm, xn + i * d, n: d, epsilon: c.rmsEpsilon)
-        }
         // The three projections share one quantisation of xn.
-        actModel.quantize(xn, rows: n)
+        actModel.setRows(n)
+        forRows(n) { range in
+            for i in range {
+                DecoderKernels.rmsNorm(x + i * d, w.attentionNorm, xn + i * d, n: d, epsilon: c.rmsEpsilon)
+            }
+            actModel.quantizeRows(xn, range)
+        }
         linear((m.query, q), (m.key, k), (m.value, v), act: actModel)
 
-        for (i, row) in rows.enumerated() {
-            let angles = ropeTable + i * hd
-            DecoderKernels.rope(q + i * d, heads: c.headCount, headDim: hd, cache: angles)
-            DecoderKernels.rope(k + i * kvDim, heads: c.kvHeadCount, headDim: hd, cache: angles)
-            // llama.cpp keeps K and V in an f16 cache and converts the query to f16 for the K·q product.
-            row.cache.store(layer: layer, position: row.position, keys: k + i * kvDim, values: v + i * kvDim)
-            DecoderKernels.roundToHalf(q + i * d, into: queryHalf + i * d, n: d)
+        rows.withUnsafeBufferPointer { rowsBuffer in
+            forRows(n) { range in
+                for i in range {
+                    let angles = ropeTable + i * hd
+                    DecoderKernels.rope(q + i * d, heads: c.headCount, headDim: hd, cache: angles)
+                    DecoderKernels.rope(k + i * kvDim, heads: c.kvHeadCount, headDim: hd, cache: angles)
+                    // llama.cpp keeps K and V in an f16 cache and converts the query to f16 for the K·q product.
+                    // Rows of one sequence write different positions: disjoint memory.
+                    rowsBuffer[i].cache.store(layer: layer, position: rowsBuffer[i].position, keys: k + i * kvDim, values: v + i * kvDim)
+                    DecoderKernels.roundToHalf(q + i * d, into: queryHalf + i * d, n: d)
+                }
+            }
         }
 
         attention(layer, rows, order)
-        actModel.quantize(att, rows: n)
+        actModel.setRows(n)
+        forRows(n) { range in actModel.quantizeRows(att, range) }
         linear((m.output, proj), act: actModel)
-        for i in 0..<(n * d) { x[i] += proj[i] }
 
-        for i in 0..<n {
-            DecoderKernels.rmsNorm(x + i * d, w.ffnNorm, xn + i * d, n: d, epsilon: c.rmsEpsilon)
+        actModel.setRows(n)
+        forRows(n) { range in
+            for i in range {
+                DecoderKernels.add(proj + i * d, into: x + i * d, n: d)
+                DecoderKernels.rmsNorm(x + i * d, w.ffnNorm, xn + i * d, n: d, epsilon: c.rmsEpsilon)
+            }
+            actModel.quantizeRows(xn, range)
         }
-        actModel.quantize(xn, rows: n)
         linear((m.gate, gate), (m.up, up), act: actModel)
-        for i in 0..<n { DecoderKernels.swiglu(gate + i * ffn, up + i * ffn, n: ffn) }
-        actFFN.quantize(gate, rows: n)
+
+        actFFN.setRows(n)
+        forRows(n) { range in
+            for i in range { DecoderKernels.swiglu(gate + i * ffn, up + i * ffn, n: ffn) }
+            actFFN.quantizeRows(gate, range)
+        }
         linear((m.down, proj), act: actFFN)
-        for i in 0..<(n * d) { x[i] += proj[i] }
+        DecoderKernels.add(proj, into: x, n: n * d)
     }
+
+    /// Runs `body` over ranges covering the batch rows 0..<n, shared out over the threads when the batch
+    /// has enough rows to repay a parallel section: the per-row work between the matrix products (norms,
+    /// quantisation, RoPE, cache writes, SwiGLU) would otherwise leave all but one thread waiting.
+    @inline(__always)
+    private func forRows(_ n: Int, _ body: (Range<Int>) -> Void) {
+        if n >= Self.minimumParallelRows {
+            DecoderParallel.forShares(n, grain: 1, pool: pool, body)
+        } else {
+            body(0..<n)
+        }
+    }
+
+    /// Fewer rows than this run their per-row work on the calling thread (a section costs a hand-off).
+    static let minimumParallelRows = 4
 
     /// Causal attention of every row over its own sequence's cache, positions 0...row.position.
     ///

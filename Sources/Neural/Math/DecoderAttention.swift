@@ -100,10 +100,16 @@ enum DecoderAttention {
                 j &+= 64
             }
             if j < count {
-                s0 = tailProduct(p, v, j, count, s0)
-                s1 = tailProduct(p, v, j &+ 16, count, s1)
-                s2 = tailProduct(p, v, j &+ 32, count, s2)
-                s3 = tailProduct(p, v, j &+ 48, count, s3)
+                // The last, partial chunk: whole slots unmasked, at most one masked (decode steps of
+                // short sequences end here for every output, so the masked path runs once, not four times).
+                @inline(__always) func rest(_ i: Int, _ acc: SIMD16<Float>) -> SIMD16<Float> {
+                    if i &+ 16 <= count { return full(i, acc) }
+                    return i < count ? tailProduct(p, v, i, count, acc) : acc
+                }
+                s0 = rest(j, s0)
+                s1 = rest(j &+ 16, s1)
+                s2 = rest(j &+ 32, s2)
+                s3 = rest(j &+ 48, s3)
             }
             return reduce16((s0 + s2) + (s1 + s3))
         }

@@ -73,4 +73,10 @@ enum DecoderKernels {
             i &+= 1
         }
     }
+
+    /// x[i] += y[i] over `n` values (the residual connections).
+    @inline(__always)
+    static func add(_ y: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>, n: Int) {
+        for i in 0..<n { x[i] += y[i] }
+    }
 }
