@@ -39,6 +39,11 @@ extension VNNIKernels {
         for g in groups {
             let wg = w + g &* groupBytes
             var t = 0
+            while t &+ 4 <= count {
+                q4_1Quad(wg, nb: nb, end: end, prefetch: t == 0, lookahead: lookahead, x: x + t &* columns, columns: columns,
+                         xd: xd + t &* nb, xs: xs + t &* nb, y: y + (t &* ldy &+ g &* 16), ldy: ldy)
+                t &+= 4
+            }
             while t &+ 2 <= count {
                 q4_1Pair(wg, nb: nb, end: end, prefetch: t == 0, lookahead: lookahead, x: x + t &* columns, columns: columns,
                          xd: xd + t &* nb, xs: xs + t &* nb, y: y + (t &* ldy &+ g &* 16), ldy: ldy)
@@ -76,6 +81,73 @@ extension VNNIKernels {
     }
 
     // MARK: Q4_1
+
+    /// Four activation rows in two passes over the group's blocks: llama.cpp's lanes 0–3 (low nibbles,
+    /// with the minima), then lanes 4–7 (high nibbles). Each pass keeps 16 chains in registers, and the
+    /// weights' nibble masks and f16 scales serve four rows instead of two (~8 % fewer vector operations
+    /// than two pairs); the chains are the same, so the sums are too.
+    @inline(__always)
+    static func q4_1Quad(
+        _ wg: UnsafeRawPointer, nb: Int, end: UnsafeRawPointer, prefetch: Bool, lookahead: Int, x: UnsafeRawPointer, columns: Int,
+        xd: UnsafePointer<Float>, xs: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, ldy: Int
+    ) {
+        let x1 = x + columns, x2 = x1 + columns, x3 = x2 + columns
+        let nb2 = nb &* 2, nb3 = nb &* 3
+        // Pass 1: lanes 0–3 and the minima.
+        var a = Quarter(), b = Quarter(), c = Quarter(), d = Quarter()
+        var ma = Vec.zero, mb = Vec.zero, mc = Vec.zero, md = Vec.zero
+        let low = _mm512_set1_epi8(0x0f)
+        for k in 0..<nb {
+            let p = wg + k &* q4_1GroupBlockBytes
+            if prefetch { prefetchAhead(p, lines: 5, lookahead: lookahead, end: end) }
+            let dw = halves(p + 256), mw = halves(p + 288)
+            let sa = dw * Vec(repeating: xd[k]), sb = dw * Vec(repeating: xd[nb &+ k])
+            let sc = dw * Vec(repeating: xd[nb2 &+ k]), sd = dw * Vec(repeating: xd[nb3 &+ k])
+            ma = fma(mw, Vec(repeating: xs[k]), ma)
+            mb = fma(mw, Vec(repeating: xs[nb &+ k]), mb)
+            mc = fma(mw, Vec(repeating: xs[nb2 &+ k]), mc)
+            md = fma(mw, Vec(repeating: xs[nb3 &+ k]), md)
+            let o = k &* 32
+            @inline(__always) func lane(_ i: Int, _ la: inout Vec, _ lb: inout Vec, _ lc: inout Vec, _ ld: inout Vec) {
+                let wl = _mm512_and_si512(load(p + i &* 64), low)
+                let e = o &+ i &* 4
+                la = fma(sa, dot(wl, x + e), la)
+                lb = fma(sb, dot(wl, x1 + e), lb)
+                lc = fma(sc, dot(wl, x2 + e), lc)
+                ld = fma(sd, dot(wl, x3 + e), ld)
+            }
+            lane(0, &a.l0, &b.l0, &c.l0, &d.l0)
+            lane(1, &a.l1, &b.l1, &c.l1, &d.l1)
+            lane(2, &a.l2, &b.l2, &c.l2, &d.l2)
+            lane(3, &a.l3, &b.l3, &c.l3, &d.l3)
+        }
+        // Pass 2: lanes 4–7 (high nibbles in place, scales divided by 16; see the type's comment).
+        var ha = Quarter(), hb = Quarter(), hc = Quarter(), hd = Quarter()
+        let high = _mm512_set1_epi8(-16)
+        for k in 0..<nb {
+            let p = wg + k &* q4_1GroupBlockBytes
+            let dw16 = halves(p + 256) * Vec(repeating: 0.0625)
+            let sa = dw16 * Vec(repeating: xd[k]), sb = dw16 * Vec(repeating: xd[nb &+ k])
+            let sc = dw16 * Vec(repeating: xd[nb2 &+ k]), sd = dw16 * Vec(repeating: xd[nb3 &+ k])
+            let o = k &* 32 &+ 16
+            @inline(__always) func lane(_ i: Int, _ la: inout Vec, _ lb: inout Vec, _ lc: inout Vec, _ ld: inout Vec) {
+                let wh = _mm512_and_si512(load(p + i &* 64), high)
+                let e = o &+ i &* 4
+                la = fma(sa, dot(wh, x + e), la)
+                lb = fma(sb, dot(wh, x1 + e), lb)
+                lc = fma(sc, dot(wh, x2 + e), lc)
+                ld = fma(sd, dot(wh, x3 + e), ld)
+            }
+            lane(0, &ha.l0, &hb.l0, &hc.l0, &hd.l0)
+            lane(1, &ha.l1, &hb.l1, &hc.l1, &hd.l1)
+            lane(2, &ha.l2, &hb.l2, &hc.l2, &hd.l2)
+            lane(3, &ha.l3, &hb.l3, &hc.l3, &hd.l3)
+        }
+        store(Chains(low: a, high: ha).sum() + ma, y)
+        store(Chains(low: b, high: hb).sum() + mb, y + ldy)
+        store(Chains(low: c, high: hc).sum() + mc, y + 2 &* ldy)
+        store(Chains(low: d, high: hd).sum() + md, y + 3 &* ldy)
+    }
 
     @inline(__always)
     static func q4_1Pair(
@@ -201,12 +273,26 @@ extension VNNIKernels {
         var l0 = Vec.zero, l1 = Vec.zero, l2 = Vec.zero, l3 = Vec.zero
         var l4 = Vec.zero, l5 = Vec.zero, l6 = Vec.zero, l7 = Vec.zero
 
+        init() {}
+
+        /// Chains 0–3 from `low`, 4–7 from `high`.
+        @inline(__always)
+        init(low: Quarter, high: Quarter) {
+            l0 = low.l0; l1 = low.l1; l2 = low.l2; l3 = low.l3
+            l4 = high.l0; l5 = high.l1; l6 = high.l2; l7 = high.l3
+        }
+
         /// llama.cpp's `hsum_float_8` per weight row: (l4+l0) + (l6+l2), (l5+l1) + (l7+l3), then their sum.
         @inline(__always)
         func sum() -> Vec {
             let s0 = l4 + l0, s1 = l5 + l1, s2 = l6 + l2, s3 = l7 + l3
             return (s0 + s2) + (s1 + s3)
         }
+    }
+
+    /// Four of an activation row's eight chains (lanes 0–3 or 4–7), for the two-pass loops.
+    struct Quarter {
+        var l0 = Vec.zero, l1 = Vec.zero, l2 = Vec.zero, l3 = Vec.zero
     }
 
     /// Per lane j: Σ of the four products w[j][0…3]·x[0…3] (`x` one dword of activations, broadcast),
