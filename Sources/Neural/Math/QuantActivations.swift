@@ -79,7 +79,10 @@ public final class QuantActivations: @unchecked Sendable {
         let sign = _mm256_set1_ps(-0.0)
         let m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
                               _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)))
-        let amax = unsafeBitCast(m, to: SIMD8<Float>.self).max()
+        let mv = unsafeBitCast(m, to: SIMD8<Float>.self)
+        let m4 = _mm_max_ps(unsafeBitCast(mv.lowHalf, to: __m128.self), unsafeBitCast(mv.highHalf, to: __m128.self))
+        let m2 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4))
+        let amax = _mm_cvtss_f32(_mm_max_ss(m2, _mm_movehdup_ps(m2)))
         let dv = amax / 127
         let mul = _mm256_set1_ps(amax != 0 ? 127 / amax : 0)
         let i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, mul)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, mul))
@@ -90,9 +93,15 @@ public final class QuantActivations: @unchecked Sendable {
             _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
         UnsafeMutableRawPointer(q + b &* 32).storeBytes(of: unsafeBitCast(packed, to: SIMD32<Int8>.self), as: SIMD32<Int8>.self)
         let lanes = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), packed), _mm256_set1_epi16(1))
-        let sum = unsafeBitCast(lanes, to: SIMD8<Int32>.self).wrappedSum()
+        let lv = unsafeBitCast(lanes, to: SIMD8<Int32>.self)
+        let s4 = _mm_add_epi32(unsafeBitCast(lv.lowHalf, to: __m128i.self), unsafeBitCast(lv.highHalf, to: __m128i.self))
+        let s2 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4))
+        let sum = _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_srli_epi64(s2, 32)))
         UnsafeMutableRawPointer(laneCorrection + b &* 8).storeBytes(
             of: unsafeBitCast(_mm256_mullo_epi32(lanes, _mm256_set1_epi32(-128)), to: SIMD8<Int32>.self), as: SIMD8<Int32>.self)
+        // F16C conversions (round to nearest even, like `Quant.roundToHalf`).
+        d[b] = Float(Float16(dv))
+        s[b] = Float(Float16(dv * Float(sum)))
         #else
         var amax: Float = 0
         for j in 0..<32 { amax = max(amax, abs(src[j])) }
@@ -110,9 +119,9 @@ public final class QuantActivations: @unchecked Sendable {
             let v = dst + i &* 4
             lanes[i] = -128 &* (Int32(v[0]) &+ Int32(v[1]) &+ Int32(v[2]) &+ Int32(v[3]))
         }
-        #endif
         d[b] = Quant.roundToHalf(dv)
         s[b] = Quant.roundToHalf(dv * Float(sum))
+        #endif
     }
 }
 
