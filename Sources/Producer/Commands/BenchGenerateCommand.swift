@@ -43,7 +43,13 @@ struct BenchGenerateCommand: ParsableCommand {
 
         let clock = ContinuousClock()
         let cache = LlamaKVCache(config: llama.config, capacity: context)
-        var prefill: [Double] = [], decode: [Double] = []
+        // Batched decode: `batch` sequences, each prefilled with a short prompt, stepped together.
+        let caches = (0..<batch).map { _ in LlamaKVCache(config: llama.config, capacity: context) }
+        let shortPrompt = Array(ids.prefix(16))
+        var prefill: [Double] = [], decode: [Double] = [], batched: [Double] = []
+        // Each run measures the single sequence and then the batch, so the two see the same stretch of
+        // the machine: on a shared VM whose speed drifts from minute to minute, measuring all single
+        // runs first and all batched runs after could put them in different phases.
         for _ in 0..<runs {
             cache.truncate(to: 0)
             let t0 = clock.now
@@ -61,13 +67,7 @@ struct BenchGenerateCommand: ParsableCommand {
                 token = argmax(engine.logits(ofRequest: 0))
             }
             decode.append(Double(newTokens) / seconds(clock.now - t1))
-        }
 
-        // Batched decode: `batch` sequences, each prefilled with a short prompt, stepped together.
-        let caches = (0..<batch).map { _ in LlamaKVCache(config: llama.config, capacity: context) }
-        let shortPrompt = Array(ids.prefix(16))
-        var batched: [Double] = []
-        for _ in 0..<runs {
             var tokens: [Int] = []
             for c in caches {
                 c.truncate(to: 0)
@@ -75,12 +75,12 @@ struct BenchGenerateCommand: ParsableCommand {
                 tokens.append(argmax(engine.logits(ofRequest: 0)))
             }
             let steps = min(newTokens, 64)
-            let t0 = clock.now
+            let t2 = clock.now
             for _ in 0..<steps {
                 engine.step(caches.enumerated().map { .init(cache: $0.element, position: $0.element.count, token: tokens[$0.offset], wantsLogits: true) }, order: .single)
                 for i in 0..<batch { tokens[i] = argmax(engine.logits(ofRequest: i)) }
             }
-            batched.append(Double(steps * batch) / seconds(clock.now - t0))
+            batched.append(Double(steps * batch) / seconds(clock.now - t2))
         }
         // Prompt-lookup speculative decoding on a prompt whose answer repeats it (greedy, same output).
         let generator = LlamaGenerator(model: llama, contextLength: 1024, threads: threads)
@@ -109,6 +109,7 @@ struct BenchGenerateCommand: ParsableCommand {
         print("twin bench generate — \(path), \(threads) threads, \(promptTokens)-token prompt, \(newTokens) new tokens, median of \(runs)")
         print(String(format: "twin       prefill %8.1f tok/s   decode %7.1f tok/s   batch×%d decode %7.1f tok/s (%.2f× single)   peak RSS %.0f MB",
                      ours.prefill, ours.decode, batch, ours.batched, ours.batched / ours.decode, rssMB))
+        print("twin       batch×\(batch) ÷ single per run: " + zip(batched, decode).map { String(format: "%.2f×", $0 / $1) }.joined(separator: " "))
         print(String(format: "twin       prompt-lookup decode %.1f tok/s vs plain %.1f tok/s (%.2f×), %d/%d drafts accepted, output identical: %@",
                      median(lookupTPS), median(plainTPS), median(lookupTPS) / median(plainTPS), stats.accepted, stats.drafted,
                      identical ? "yes" : "NO"))
