@@ -26,6 +26,30 @@ struct SamplingTests {
         }
     }
 
+    /// The vectorised argmax picks what a plain scan picks: the first of equal maxima, across lanes and
+    /// in the ragged tail; NaN never wins; nothing above −∞ gives -1.
+    @Test func argmaxIsTheFirstMaximum() {
+        func plain(_ v: [Float]) -> Int {
+            var best = -1, top = -Float.infinity
+            for (i, x) in v.enumerated() where x > top { best = i; top = x }
+            return best
+        }
+        var rng = SeededGenerator(seed: 7)
+        for n in [0, 1, 5, 16, 17, 33, 100, 49152] {
+            var v = (0..<n).map { _ in Float(Int(rng.nextUnit() * 8)) }  // few distinct values: many ties
+            #expect(v.withUnsafeBufferPointer { Sampler.argmax($0) } == plain(v), "\(n) values")
+            if n > 3 {
+                v[1] = .nan
+                v[n - 1] = 9  // the maximum in the tail (or last lane)
+                #expect(v.withUnsafeBufferPointer { Sampler.argmax($0) } == n - 1)
+                v[n / 2] = 9  // an earlier equal maximum wins
+                #expect(v.withUnsafeBufferPointer { Sampler.argmax($0) } == n / 2)
+            }
+        }
+        let dead = [Float](repeating: -.infinity, count: 40) + [.nan]
+        #expect(dead.withUnsafeBufferPointer { Sampler.argmax($0) } == -1)
+    }
+
     @Test func greedyTopKTopPMinP() throws {
         let logits: [Float] = [1, 5, 3, 4.9, -2, 0, 0, 0]
         try logits.withUnsafeBufferPointer { l in

@@ -128,8 +128,6 @@ extension LlamaGenerator {
     }
 
     static func argmax(_ l: UnsafeMutableBufferPointer<Float>) -> Int {
-        var best = 0
-        for i in 1..<l.count where l[i] > l[best] { best = i }
-        return best
+        Sampler.argmax(UnsafeBufferPointer(l))
     }
 }

@@ -57,13 +57,7 @@ public final class Sampler {
             candidates.removeSubrange(kept...)
             guard !candidates.isEmpty else { return -1 }
         } else if pars.temperature == 0 {
-            var best = -1
-            var bestValue = -Float.infinity
-            for i in 0..<logits.count where logits[i] > bestValue {
-                best = i
-                bestValue = logits[i]
-            }
-            return best
+            return Self.argmax(logits)
         } else {
             for i in 0..<logits.count where logits[i] > -Float.infinity { candidates.append((Int32(i), logits[i])) }
             guard !candidates.isEmpty else { return -1 }

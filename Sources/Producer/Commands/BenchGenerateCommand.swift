@@ -148,11 +148,8 @@ struct BenchGenerateCommand: ParsableCommand {
     }
 }
 
-private func argmax(_ l: UnsafeBufferPointer<Float>) -> Int {
-    var best = 0
-    for i in 1..<l.count where l[i] > l[best] { best = i }
-    return best
-}
+/// Greedy choice, as `twin generate` makes it.
+private func argmax(_ l: UnsafeBufferPointer<Float>) -> Int { Sampler.argmax(l) }
 
 private func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
 
