@@ -145,6 +145,26 @@ struct DecoderKernelTests {
         }
     }
 
+    /// The four-rows-at-a-time RMSNorm gives every row exactly the one-row result (ragged row counts too).
+    @Test func rowwiseRMSNormEqualsOneRow() {
+        let n = 576
+        var rng = SystemRandomNumberGenerator()
+        let x: [Float] = (0..<(7 * n)).map { _ in Float.random(in: -5...5, using: &rng) }
+        let gain: [Float] = (0..<n).map { _ in Float.random(in: 0.5...1.5, using: &rng) }
+        for rows in [0..<7, 1..<6, 2..<3] {
+            var batched = [Float](repeating: .nan, count: 7 * n), single = batched
+            batched.withUnsafeMutableBufferPointer { out in
+                DecoderKernels.rmsNorm(rows: rows, x, gain, out.baseAddress!, n: n, epsilon: 1e-5)
+            }
+            x.withUnsafeBufferPointer { xp in
+                single.withUnsafeMutableBufferPointer { out in
+                    for r in rows { DecoderKernels.rmsNorm(xp.baseAddress! + r * n, gain, out.baseAddress! + r * n, n: n, epsilon: 1e-5) }
+                }
+            }
+            #expect(batched.map(\.bitPattern) == single.map(\.bitPattern), "rows \(rows)")
+        }
+    }
+
     /// llama.cpp's exponential stays within 2 ulp of the correctly rounded one and saturates like it.
     @Test func llamaCppExponential() {
         var x: Float = -100

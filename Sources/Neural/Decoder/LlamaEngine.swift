@@ -173,9 +173,7 @@ public final class LlamaEngine: @unchecked Sendable {
         // The three projections share one quantisation of xn.
         actModel.setRows(n)
         forRows(n) { range in
-            for i in range {
-                DecoderKernels.rmsNorm(x + i * d, w.attentionNorm, xn + i * d, n: d, epsilon: c.rmsEpsilon)
-            }
+            DecoderKernels.rmsNorm(rows: range, x, w.attentionNorm, xn, n: d, epsilon: c.rmsEpsilon)
             actModel.quantizeRows(xn, range)
         }
         linear((m.query, q), (m.key, k), (m.value, v), act: actModel)
@@ -201,10 +199,9 @@ public final class LlamaEngine: @unchecked Sendable {
 
         actModel.setRows(n)
         forRows(n) { range in
-            for i in range {
-                DecoderKernels.add(proj + i * d, into: x + i * d, n: d)
-                DecoderKernels.rmsNorm(x + i * d, w.ffnNorm, xn + i * d, n: d, epsilon: c.rmsEpsilon)
-            }
+            let first = range.lowerBound * d
+            DecoderKernels.add(proj + first, into: x + first, n: range.count * d)
+            DecoderKernels.rmsNorm(rows: range, x, w.ffnNorm, xn, n: d, epsilon: c.rmsEpsilon)
             actModel.quantizeRows(xn, range)
         }
         linear((m.gate, gate), (m.up, up), act: actModel)
