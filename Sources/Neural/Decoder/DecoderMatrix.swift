@@ -15,10 +15,7 @@ public struct DecoderMatrix: Sendable {
     /// Output rows.
     var rows: Int { tensor.rows }
 
-    /// Whether a range handed to `multiply` must start and end on multiples of 16 rows.
-    var needsWholeGroups: Bool { interleaved != nil }
-
-    /// y[t·ldy + r] for t in 0..<x.rows, r in `rowRange` (multiples of 16 when `needsWholeGroups`).
+    /// y[t·ldy + r] for t in 0..<x.rows, r in `rowRange` (starting and ending on multiples of 16 when interleaved).
     func multiply(_ x: QuantActivations, rowRange: Range<Int>, into y: UnsafeMutablePointer<Float>, ldy: Int) {
         if let interleaved {
             QuantMatMul.multiply(interleaved, x, rowRange: rowRange, into: y, ldy: ldy)

@@ -152,8 +152,14 @@ public final class LlamaEngine: @unchecked Sendable {
             if first < last { p.weight.multiply(act, rowRange: first..<last, into: p.y, ldy: p.weight.rows) }
         }
         let grain = InterleavedQuantMatrix.groupRows
-        precondition(!a.weight.needsWholeGroups || (ra % grain == 0 && rb % grain == 0 && rc % grain == 0),
-                     "interleaved matrices sharing a section must have whole groups of rows")
+        guard ra % grain == 0 && rb % grain == 0 else {
+            // A matrix whose rows are not whole groups (never interleaved itself) would put the next
+            // one's ranges off its group boundaries: give each product its own section instead.
+            linear(a, act: act)
+            if let b { linear(b, act: act) }
+            if let c { linear(c, act: act) }
+            return
+        }
         DecoderParallel.forShares(ra + rb + rc, grain: grain, pool: pool) { range in
             part(a, offset: 0, range)
             if let b { part(b, offset: ra, range) }
