@@ -185,7 +185,7 @@ extension SafeTensorsFile {
             }
             let (product, overflow) = count.multipliedReportingOverflow(by: dim)
             guard !overflow, product <= dataSize else {
-                throw SafeTensorsError("\(path): tensor '\(name)' shape \(shapeItems) is larger than the file")
+                throw SafeTensorsError("\(path): tensor '\(name)' shape \(shapeItems) is larger than the file (truncated file?)")
             }
             shape.append(dim)
             count = product
