@@ -8,6 +8,16 @@ enum DecoderKernels {
     static func rmsNorm(_ x: UnsafePointer<Float>, _ gain: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, n: Int, epsilon: Float) {
         var sum: Double = 0
         for i in 0..<n { sum += Double(x[i] * x[i]) }
+        normalize(x, sumOfSquares: sum, gain, out, n: n, epsilon: epsilon)
+    }
+
+    /// The second half of `rmsNorm`, once a row's squares are summed: both forms share it, so a row comes
+    /// out the same whichever form normalised it.
+    @inline(__always)
+    private static func normalize(
+        _ x: UnsafePointer<Float>, sumOfSquares sum: Double, _ gain: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+        n: Int, epsilon: Float
+    ) {
         let mean = Float(sum / Double(n))
         let scale = 1 / (mean + epsilon).squareRoot()
         for i in 0..<n { out[i] = x[i] * scale * gain[i] }
@@ -28,15 +38,10 @@ enum DecoderKernels {
                 sc += Double(c[i] * c[i])
                 sd += Double(d[i] * d[i])
             }
-            @inline(__always) func finish(_ j: Int, _ sum: Double) {
-                let row = x + (r &+ j) &* n, o = out + (r &+ j) &* n
-                let scale = 1 / (Float(sum / Double(n)) + epsilon).squareRoot()
-                for i in 0..<n { o[i] = row[i] * scale * gain[i] }
-            }
-            finish(0, sa)
-            finish(1, sb)
-            finish(2, sc)
-            finish(3, sd)
+            normalize(a, sumOfSquares: sa, gain, out + r &* n, n: n, epsilon: epsilon)
+            normalize(b, sumOfSquares: sb, gain, out + (r &+ 1) &* n, n: n, epsilon: epsilon)
+            normalize(c, sumOfSquares: sc, gain, out + (r &+ 2) &* n, n: n, epsilon: epsilon)
+            normalize(d, sumOfSquares: sd, gain, out + (r &+ 3) &* n, n: n, epsilon: epsilon)
             r &+= 4
         }
         while r < rows.upperBound {

@@ -60,11 +60,11 @@ struct BenchGenerateCommand: ParsableCommand {
                 start = end
             }
             prefill.append(Double(ids.count) / seconds(clock.now - t0))
-            var token = argmax(engine.logits(ofRequest: 0))
+            var token = Sampler.argmax(engine.logits(ofRequest: 0))
             let t1 = clock.now
             for _ in 0..<newTokens {
                 engine.step([.init(cache: cache, position: cache.count, token: token, wantsLogits: true)])
-                token = argmax(engine.logits(ofRequest: 0))
+                token = Sampler.argmax(engine.logits(ofRequest: 0))
             }
             decode.append(Double(newTokens) / seconds(clock.now - t1))
 
@@ -72,13 +72,13 @@ struct BenchGenerateCommand: ParsableCommand {
             for c in caches {
                 c.truncate(to: 0)
                 engine.step(shortPrompt.enumerated().map { .init(cache: c, position: $0.offset, token: $0.element, wantsLogits: $0.offset == shortPrompt.count - 1) })
-                tokens.append(argmax(engine.logits(ofRequest: 0)))
+                tokens.append(Sampler.argmax(engine.logits(ofRequest: 0)))
             }
             let steps = min(newTokens, 64)
             let t2 = clock.now
             for _ in 0..<steps {
                 engine.step(caches.enumerated().map { .init(cache: $0.element, position: $0.element.count, token: tokens[$0.offset], wantsLogits: true) }, order: .single)
-                for i in 0..<batch { tokens[i] = argmax(engine.logits(ofRequest: i)) }
+                for i in 0..<batch { tokens[i] = Sampler.argmax(engine.logits(ofRequest: i)) }
             }
             batched.append(Double(steps * batch) / seconds(clock.now - t2))
         }
@@ -147,9 +147,6 @@ struct BenchGenerateCommand: ParsableCommand {
         return try JSONDecoder().decode(PeerResult.self, from: Data(line.utf8))
     }
 }
-
-/// Greedy choice, as `twin generate` makes it.
-private func argmax(_ l: UnsafeBufferPointer<Float>) -> Int { Sampler.argmax(l) }
 
 private func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
 
